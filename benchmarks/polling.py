@@ -1,0 +1,487 @@
+"""Polling at scale: 1,000 feeds on 50 hosts (loopback), through the real ingest flow.
+
+Run:  .venv/bin/python benchmarks/polling.py [--hosts 50] [--feeds 20] [--entries 20] [--rps 10]
+                                             [--with-pages] [--no-cli] [--profile]
+
+50 HTTP servers on 127.0.0.1 (their own process, so they do not compete with the client for the
+GIL), each one "host" serving 20 RSS feeds of 20 entries (ETag / If-None-Match honoured), their
+article pages and a robots.txt; every request is timestamped by the server. Then, in this process
+with Prefect's ephemeral API:
+
+- pass 1: `ingest(force=True)` over all 1,000 feeds. By default the feeds' entries are already
+  stored (so pass 1 polls and parses every feed and finds nothing new); `--with-pages` starts
+  from an empty archive and fetches, extracts and stores all 20,000 pages instead (slow: minutes);
+- pass 2: `ingest(force=True)` again, nothing changed: 1,000 conditional GETs answered 304.
+
+Printed: wall time of each pass (pass 1 includes starting Prefect's temporary API server), the
+requests each host saw, the largest number of requests a host saw in any one-second window (its
+rate limit is NEWSMON_HOST_RPS=--rps), and, unless --no-cli, the wall time of `newsmon ingest
+--force` for a no-change pass as a user runs it (a new process: Prefect import and API start
+included). The last line is the same figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+_VOCABULARY = """
+government forces province border security council minister report officials attack election
+parliament market prices water drought farmers bridge road hospital school militants operation
+village district oil exports bank dinar agreement talks delegation
+"""
+WORDS = tuple(_VOCABULARY.split())
+
+
+# --- the sites (run in a child process) -------------------------------------------------------
+
+
+def feed_xml(port: int, host: int, feed: int, entries: int) -> bytes:
+    newest = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    items = []
+    for n in range(entries):
+        link = f"http://127.0.0.1:{port}/a/{feed}/{n}"
+        when = format_datetime(newest - timedelta(hours=n))
+        items.append(
+            f"<item><title>Host {host} feed {feed} story {n}</title><link>{link}</link>"
+            f"<guid>{link}</guid><pubDate>{when}</pubDate>"
+            f"<description>Story {n} of feed {feed} on host {host}.</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Host {host} feed {feed}</title><link>http://127.0.0.1:{port}/</link>"
+        f"<description>bench</description>{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def article_html(host: int, feed: int, n: int) -> bytes:
+    seed = host * 1_000_003 + feed * 1009 + n
+    words = [WORDS[(seed * (i + 7) + i * i) % len(WORDS)] for i in range(260)]
+    paragraphs = [" ".join(words[i : i + 40]).capitalize() + "." for i in range(0, 260, 40)]
+    title = f"Report {host}-{feed}-{n}: {' '.join(words[:5])}"
+    body = "".join(f"<p>{escape(p)} (ref {seed}-{i})</p>" for i, p in enumerate(paragraphs))
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        '<meta property="article:published_time" content="2026-11-21T08:00:00Z"></head>'
+        f"<body><nav><a href='/'>Home</a></nav><article><h1>{escape(title)}</h1>{body}</article>"
+        "<footer>(c) bench</footer></body></html>"
+    ).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Site
+
+    def do_GET(self) -> None:
+        site = self.server
+        site.log.append(time.monotonic())
+        path = self.path.split("?")[0]
+        status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
+        if path == "/robots.txt":
+            status, headers, body = (
+                200,
+                {"Content-Type": "text/plain"},
+                b"User-agent: *\nAllow: /\n",
+            )
+        elif path.startswith("/feeds/"):
+            feed = int(path.removeprefix("/feeds/").removesuffix(".xml"))
+            if feed < site.feeds:
+                etag = f'"h{site.host}-f{feed}-v1"'
+                if self.headers.get("If-None-Match") == etag:
+                    status, headers, body = 304, {"ETag": etag}, b""
+                else:
+                    status = 200
+                    headers = {"Content-Type": "application/rss+xml", "ETag": etag}
+                    body = site.feed_bodies[feed]
+        elif path.startswith("/a/"):
+            _, _, feed, n = path.split("/")
+            status, headers = 200, {"Content-Type": "text/html; charset=utf-8"}
+            body = article_html(site.host, int(feed), int(n))
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Site(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: int, feeds: int, entries: int) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.host, self.feeds = host, feeds
+        self.port = self.server_address[1]
+        self.feed_bodies = [feed_xml(self.port, host, k, entries) for k in range(feeds)]
+        self.log: list[float] = []
+
+
+def serve_sites(connection: Any, hosts: int, feeds: int, entries: int) -> None:
+    """Child process: start the sites, send their ports, then answer "stats"/"reset"/"stop"."""
+    sites = [_Site(h, feeds, entries) for h in range(hosts)]
+    for site in sites:
+        threading.Thread(
+            target=site.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
+    connection.send([site.port for site in sites])
+    while True:
+        command = connection.recv()
+        if command == "stats":
+            connection.send([sorted(site.log) for site in sites])
+        elif command == "reset":
+            for site in sites:
+                site.log = []
+            connection.send("ok")
+        else:
+            for site in sites:
+                site.shutdown()
+            connection.send("stopped")
+            return
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def max_in_any_window(times: list[float], window_s: float = 1.0) -> int:
+    return max(
+        (bisect.bisect_right(times, t + window_s) - i for i, t in enumerate(times)), default=0
+    )
+
+
+def host_figures(logs: list[list[float]]) -> dict[str, Any]:
+    counts = [len(log) for log in logs]
+    return {
+        "requests": sum(counts),
+        "requests_per_host_min": min(counts),
+        "requests_per_host_max": max(counts),
+        "max_per_host_in_any_1s": max(max_in_any_window(log) for log in logs),
+    }
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def write_config(directory: Path, ports: list[int], feeds: int) -> Path:
+    directory.mkdir(parents=True)
+    lines = ["sources:"]
+    for host, port in enumerate(ports):
+        for feed in range(feeds):
+            url = f"http://127.0.0.1:{port}/feeds/{feed}.xml"
+            lines.append(f"  - {{name: h{host}-f{feed}, url: '{url}'}}")
+    (directory / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+def prestore_entries(database_url: str, ports: list[int], feeds: int, entries: int) -> int:
+    """Store an article row for every entry, as if an earlier run had fetched them all."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    from newsmon.db import make_engine
+    from newsmon.models import Article
+    from newsmon.urls import canonical_url
+
+    rows = []
+    now = datetime.now(UTC)
+    for host, port in enumerate(ports):
+        for feed in range(feeds):
+            for n in range(entries):
+                url = f"http://127.0.0.1:{port}/a/{feed}/{n}"
+                rows.append(
+                    {
+                        "url": url,
+                        "canonical_url": canonical_url(url),
+                        "final_url": url,
+                        "source": f"h{host}-f{feed}",
+                        "title": f"story {n}",
+                        "text": "stored earlier",
+                        "exact_hash": hashlib.sha256(url.encode()).hexdigest(),
+                        "signature": b"\x00",
+                        "fetched_at": now,
+                    }
+                )
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Article), rows)
+    engine.dispose()
+    return len(rows)
+
+
+def _start_prefect() -> None:
+    """Start Prefect's temporary API with a trivial flow, so pass 1 is timed on its own."""
+    from prefect import flow
+
+    @flow(name="bench-warm-up")
+    def warm_up() -> None:
+        return None
+
+    warm_up()
+
+
+def polling_without_prefect(config_dir: Path) -> dict[str, int]:
+    """The polling steps of the ingest flow, called directly (no flow or task runs): what the
+    pass costs without Prefect's bookkeeping. Same functions, same order as tasks/poll.py."""
+    from collections import Counter
+
+    from sqlalchemy.orm import Session
+
+    from newsmon.fetch import poll_sources
+    from newsmon.http import Fetcher
+    from newsmon.records import FeedPoll
+    from newsmon.schedule import PollPolicy
+    from newsmon.settings import Settings, load_config
+    from newsmon.store import (
+        PollOutcome,
+        due_sources,
+        enqueue_entries,
+        new_entries,
+        poll_states,
+        record_polls,
+        sync_sources,
+    )
+    from newsmon.tasks.runtime import engine_for, run_network
+
+    settings = Settings()
+    config = load_config(config_dir)
+    policy = PollPolicy.from_settings(settings)
+    engine = engine_for(settings.database_url)
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        states = sync_sources(session, config.sources)
+        due = due_sources(config.sources, states, now, force=True)
+        feed_states = poll_states(due, states, now, policy=policy)
+
+    async def work(fetcher: Fetcher) -> list[FeedPoll]:
+        return await poll_sources(fetcher, due, feed_states)
+
+    polls = run_network(settings, work, config=config)
+    by_name = {source.name: source for source in config.sources}
+    with Session(engine) as session, session.begin():
+        changed = [entry for poll in polls if poll.status == "ok" for entry in poll.entries]
+        entries = new_entries(session, changed) if changed else []
+        enqueue_entries(session, entries, now=now)
+        counts = Counter(entry.source for entry in entries)
+        outcomes = [PollOutcome(p, by_name[p.source], counts[p.source]) for p in polls]
+        record_polls(session, outcomes, now=now, policy=policy)
+    return dict(Counter(poll.status for poll in polls))
+
+
+def cli_pass(config: Path, env: dict[str, str], workdir: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "newsmon"),
+            "ingest",
+            "--force",
+            "--config",
+            str(config),
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"newsmon ingest failed:\n{result.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--feeds", type=int, default=20, help="feeds per host")
+    parser.add_argument("--entries", type=int, default=20, help="entries per feed")
+    parser.add_argument("--rps", type=float, default=10.0, help="NEWSMON_HOST_RPS for the run")
+    parser.add_argument(
+        "--with-pages", action="store_true", help="fetch and store every page in pass 1"
+    )
+    parser.add_argument(
+        "--no-cli", action="store_true", help="skip the `newsmon ingest` process figure"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile pass 2 (top functions)")
+    parser.add_argument("--database-url", help="default: SQLite in a temporary folder")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="newsmon-bench-polling-"))
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    env = {
+        "NEWSMON_DATABASE_URL": database_url,
+        "NEWSMON_ALLOW_PRIVATE_HOSTS": "true",
+        "NEWSMON_HOST_RPS": str(args.rps),
+        "PREFECT_HOME": str(workdir / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        # A loaded machine can take longer than the default 20 s to start the temporary API.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
+    os.environ.update(env)
+
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    sites = context.Process(
+        target=serve_sites, args=(theirs, args.hosts, args.feeds, args.entries), daemon=True
+    )
+    sites.start()
+    ports: list[int] = ours.recv()
+    feeds_total = args.hosts * args.feeds
+
+    from newsmon.db import make_engine, upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    prestored = (
+        0 if args.with_pages else prestore_entries(database_url, ports, args.feeds, args.entries)
+    )
+    config = write_config(workdir / "config", ports, args.feeds)
+    print(
+        f"{feeds_total} feeds on {args.hosts} hosts (127.0.0.1, ports {ports[0]}..{ports[-1]}), "
+        f"{args.entries} entries each; rate limit {args.rps:g} requests/s per host; "
+        f"{'empty archive (pages fetched)' if args.with_pages else f'{prestored} entries already stored'}",
+        file=sys.stderr,
+    )
+
+    from newsmon.flows.ingest import ingest
+    from newsmon.tasks.runtime import close_extractors, close_network
+
+    figures: dict[str, Any] = {
+        "feeds": feeds_total,
+        "hosts": args.hosts,
+        "entries_per_feed": args.entries,
+        "rate_limit_rps": args.rps,
+        "with_pages": args.with_pages,
+        "cpus": os.cpu_count(),
+        "load_avg_1m_before": os.getloadavg()[0],
+    }
+    try:
+        started = time.perf_counter()
+        _start_prefect()
+        figures["prefect_start_s"] = round(time.perf_counter() - started, 2)
+
+        started = time.perf_counter()
+        first = ingest(config_dir=str(config), force=True)
+        figures["pass1_wall_s"] = round(time.perf_counter() - started, 2)
+        ours.send("stats")
+        figures["pass1"] = host_figures(ours.recv()) | {
+            "polls": _poll_counts(first),
+            "stored": first["stored"],
+            "failed": first["failed"],
+        }
+        ours.send("reset")
+        ours.recv()
+
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started = time.perf_counter()
+        second = ingest(config_dir=str(config), force=True)
+        figures["pass2_wall_s"] = round(time.perf_counter() - started, 2)
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+        ours.send("stats")
+        figures["pass2"] = host_figures(ours.recv()) | {
+            "polls": _poll_counts(second),
+            "stored": second["stored"],
+            "failed": second["failed"],
+        }
+
+        ours.send("reset")
+        ours.recv()
+        started = time.perf_counter()
+        statuses = polling_without_prefect(config)
+        figures["pass2_core_wall_s"] = round(time.perf_counter() - started, 2)
+        ours.send("stats")
+        figures["pass2_core"] = host_figures(ours.recv()) | {"polls": statuses}
+    finally:
+        close_extractors()
+        close_network()
+
+    if not args.no_cli:
+        ours.send("reset")
+        ours.recv()
+        figures["cli_no_change_pass_wall_s"] = round(cli_pass(config, {**os.environ}, workdir), 2)
+        ours.send("stats")
+        figures["cli_pass"] = host_figures(ours.recv())
+    ours.send("stop")
+    ours.recv()
+    sites.join(timeout=10)
+
+    _report(figures)
+    print(json.dumps(figures))
+
+
+def _poll_counts(summary: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in summary["sources"].values():
+        counts[row["poll"]] = counts.get(row["poll"], 0) + 1
+    return counts
+
+
+def _report(f: dict[str, Any]) -> None:
+    rate = f["rate_limit_rps"]
+    print(f"starting Prefect's temporary API (a trivial flow): {f['prefect_start_s']:.2f} s")
+    print(
+        f"pass 1 (first poll, {'pages fetched' if f['with_pages'] else 'entries already stored'}): "
+        f"{f['pass1_wall_s']:.2f} s wall"
+    )
+    print(
+        f"  polls {f['pass1']['polls']}, stored {f['pass1']['stored']}, failed {f['pass1']['failed']}"
+    )
+    print(
+        f"  {f['pass1']['requests']} requests, {f['pass1']['requests_per_host_min']}-"
+        f"{f['pass1']['requests_per_host_max']} per host, at most {f['pass1']['max_per_host_in_any_1s']} "
+        f"per host in any 1-s window (limit {rate:g}/s)"
+    )
+    print(
+        f"pass 2 (nothing changed): {f['pass2_wall_s']:.2f} s wall, in a process where Prefect runs already"
+    )
+    print(f"  polls {f['pass2']['polls']}")
+    print(
+        f"  {f['pass2']['requests']} requests, {f['pass2']['requests_per_host_min']}-"
+        f"{f['pass2']['requests_per_host_max']} per host, at most {f['pass2']['max_per_host_in_any_1s']} "
+        f"per host in any 1-s window (limit {rate:g}/s)"
+    )
+    print(
+        f"pass 2 again, the polling steps called directly (no Prefect): {f['pass2_core_wall_s']:.2f} s"
+        f" wall, polls {f['pass2_core']['polls']}, at most {f['pass2_core']['max_per_host_in_any_1s']}"
+        f" per host in any 1-s window"
+    )
+    if "cli_no_change_pass_wall_s" in f:
+        print(
+            f"`newsmon ingest --force`, nothing changed, new process: {f['cli_no_change_pass_wall_s']:.2f} s wall "
+            f"(at most {f['cli_pass']['max_per_host_in_any_1s']} per host in any 1-s window)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,415 @@
+"""newsmon against the physical limit, measured side by side in one run.
+
+Serves a generated news site on 127.0.0.1 (several hosts = ports, hundreds of feeds, thousands of
+article pages with real-looking markup) and measures on the same pages:
+
+- the raw extraction rate: trafilatura alone, one process per core (the limit of this machine);
+- newsmon's end-to-end ingest rate (the Prefect flow, after Prefect's API is up), and peak RSS;
+- their ratio; the no-change pass; query matching with 1,000 rules over 10,000 terms;
+- near-duplicate lookup cost on the archive just built; Prefect's share of the ingest wall time.
+
+    .venv/bin/python benchmarks/run.py [--quick]
+
+Prints a table, then one JSON object with every figure as its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+SITE = ROOT / "src" / "newsmon" / "demo" / "site"
+
+# --- the generated site -----------------------------------------------------------------------
+
+
+def sentence_pools() -> dict[str, list[str]]:
+    """Sentences of the demo site's articles, by language: the raw material of generated pages."""
+    pools: dict[str, list[str]] = {"en": [], "ar": []}
+    for page in SITE.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        lang = "ar" if 'lang="ar"' in html[:500] else "en"
+        for paragraph in re.findall(r"<p>([^<]{80,})</p>", html):
+            for sentence in re.split(r"(?<=[.!?؟])\s+", paragraph):
+                if len(sentence) > 40:
+                    pools[lang].append(sentence.strip())
+    return {lang: sorted(set(sentences)) for lang, sentences in pools.items()}
+
+
+def article_html(
+    rng: random.Random, pool: list[str], lang: str, title: str, url: str, when: datetime
+) -> bytes:
+    body = "".join(
+        f"<p>{escape(' '.join(rng.sample(pool, 3)))}</p>" for _ in range(rng.randint(4, 7))
+    )
+    body += f"<p>{escape(f'Reference {rng.getrandbits(48):x} of the desk, filed for {title}.')}</p>"
+    teasers = "".join(
+        f'<li><a href="/t{n}">{escape(rng.choice(pool)[:70])}</a></li>' for n in range(5)
+    )
+    page = (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)} | Bench News</title>'
+        f'<meta name="author" content="Desk {rng.randint(1, 40)}">'
+        f'<meta property="article:published_time" content="{when:%Y-%m-%dT%H:%M:%SZ}">'
+        f'<link rel="canonical" href="{escape(url)}"><style>.ad{{display:none}}</style>'
+        '<script>var analytics = {"id": 42};</script></head><body>'
+        '<div class="cookie">We use cookies. <button>Accept</button></div>'
+        '<nav><ul><li><a href="/">Home</a></li><li><a href="/iraq">Iraq</a></li><li><a href="/syria">Syria</a></li>'
+        '<li><a href="/world">World</a></li></ul></nav><div class="ticker">Breaking: markets closed early</div>'
+        f"<main><article><h1>{escape(title)}</h1>{body}</article>"
+        '<div class="share"><a href="#">Share</a> <a href="#">Tweet</a> <a href="#">Email</a></div>'
+        f'<aside class="related"><h3>Related</h3><ul>{teasers}</ul></aside>'
+        '<section class="comments"><form><textarea></textarea><button>Post</button></form>'
+        "<p>Reader: thanks for the update.</p></section></main>"
+        "<footer><p>© 2026 Bench News</p><a href='/about'>About</a></footer></body></html>"
+    )
+    return page.encode("utf-8")
+
+
+def build_site(
+    hosts: int, feeds_per_host: int, entries: int, seed: int = 7
+) -> tuple[list[dict[str, bytes]], list[tuple[int, str, str]]]:
+    """Per host: {path: body}. Feeds: (host index, path, language). Every article is distinct."""
+    rng = random.Random(seed)
+    pools = sentence_pools()
+    contents: list[dict[str, bytes]] = [{} for _ in range(hosts)]
+    feeds: list[tuple[int, str, str]] = []
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    for host in range(hosts):
+        for f in range(feeds_per_host):
+            lang = "ar" if (host * feeds_per_host + f) % 3 == 0 else "en"
+            items = []
+            for e in range(entries):
+                path = f"/f{f}/{e}.html"
+                title = (
+                    f"{'تقرير' if lang == 'ar' else 'Report'} {host}-{f}-{e}: "
+                    + rng.choice(pools[lang])[:60]
+                )
+                when = start - timedelta(minutes=13 * e + f)
+                url = f"{{BASE}}{path}"
+                contents[host][path] = article_html(rng, pools[lang], lang, title, url, when)
+                items.append(
+                    f"<item><title>{escape(title)}</title><link>{{BASE}}{path}</link><guid>{{BASE}}{path}</guid>"
+                    f"<pubDate>{format_datetime(when)}</pubDate></item>"
+                )
+            contents[host][f"/f{f}/rss.xml"] = (
+                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>Bench {host}-{f}</title><link>{{BASE}}/</link><description>bench</description>"
+                + "".join(items)
+                + "</channel></rss>"
+            ).encode()
+            feeds.append((host, f"/f{f}/rss.xml", lang))
+    return contents, feeds
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        site: SiteHost = self.server.owner  # type: ignore[attr-defined]
+        path = self.path.split("?", 1)[0]
+        body = site.contents.get(path)
+        with site.lock:
+            site.requests += 1
+        if body is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = body.replace(b"{BASE}", site.base_url.encode())
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        kind = "application/rss+xml" if path.endswith(".xml") else "text/html; charset=utf-8"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+class SiteHost:
+    """One generated host: a threaded HTTP server on its own 127.0.0.1 port."""
+
+    def __init__(self, contents: dict[str, bytes]) -> None:
+        self.contents, self.requests, self.lock = contents, 0, threading.Lock()
+        self.server = _Server(("127.0.0.1", 0), _Handler)
+        self.server.owner = self  # type: ignore[attr-defined]
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def pages(self) -> list[tuple[str, str]]:
+        return [
+            (self.base_url + path, body.replace(b"{BASE}", self.base_url.encode()).decode())
+            for path, body in self.contents.items()
+            if path.endswith(".html")
+        ]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- the limit: trafilatura alone, one process per core ----------------------------------------
+
+
+def _trafilatura_only(html: str) -> int:
+    import trafilatura
+
+    text = trafilatura.extract(
+        html, include_comments=False, favor_precision=True, with_metadata=True
+    )
+    return len(text or "")
+
+
+def raw_extraction_rate(htmls: list[str]) -> float:
+    workers = os.cpu_count() or 1
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_trafilatura_only, htmls[: workers * 4]))  # warm up imports in every worker
+        started = time.perf_counter()
+        list(pool.map(_trafilatura_only, htmls, chunksize=8))
+        return len(htmls) / (time.perf_counter() - started)
+
+
+# --- the ingest flow, with Prefect's part measured -----------------------------------------------
+
+
+class TaskClock:
+    """Time spent inside the bodies of newsmon's tasks (what remains of a flow's wall is Prefect's)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def wrap_all(self) -> None:
+        import importlib
+        import pkgutil
+
+        from prefect import Task
+
+        import newsmon.tasks
+
+        for info in pkgutil.iter_modules(newsmon.tasks.__path__, "newsmon.tasks."):
+            module = importlib.import_module(info.name)
+            for value in vars(module).values():
+                if isinstance(value, Task) and not getattr(value.fn, "_clocked", False):
+                    value.fn = self._timed(value.fn)
+
+    def _timed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        import functools
+
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.seconds += time.perf_counter() - started
+
+        timed._clocked = True  # type: ignore[attr-defined]
+        return timed
+
+
+def write_config(directory: Path, hosts: list[SiteHost], feeds: list[tuple[int, str, str]]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = ["sources:"]
+    for n, (host, path, lang) in enumerate(feeds):
+        lines.append(
+            f"  - {{name: feed-{n}, url: '{hosts[host].base_url}{path}', language: {lang}, respect_robots: false}}"
+        )
+    (directory / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    demo_config = ROOT / "src" / "newsmon" / "demo" / "config"
+    (directory / "topics.yaml").write_text(
+        (demo_config / "topics.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    return directory
+
+
+def dedup_lookup_ms(database_url: str, samples: int = 300) -> float:
+    """Per-article candidate lookup + cluster choice on the archive the ingest built (SQLite)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from newsmon import store
+    from newsmon.db import make_engine
+    from newsmon.dedup import choose_cluster, fingerprint
+    from newsmon.models import Article
+
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        rows = session.execute(sa.select(Article.title, Article.text).limit(samples)).all()
+        prints = [fingerprint(title=t, text=x) for t, x in rows]
+        started = time.perf_counter()
+        for fp in prints:
+            choose_cluster(fp, store._candidates(session, fp.exact_hash, fp.band_keys))
+        elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed / max(1, len(prints)) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smaller site (finishes in under 3 minutes)"
+    )
+    args = parser.parse_args()
+    hosts_n, feeds_per_host, entries = (4, 10, 15) if args.quick else (10, 30, 15)
+    figures: dict[str, Any] = {"mode": "quick" if args.quick else "full", "cores": os.cpu_count()}
+    wall_started = time.perf_counter()
+
+    contents, feed_list = build_site(hosts_n, feeds_per_host, entries)
+    hosts = [SiteHost(c) for c in contents]
+    htmls = [html for host in hosts for _url, html in host.pages()]
+    figures.update(hosts=hosts_n, feeds=len(feed_list), pages=len(htmls))
+
+    figures["extract_limit_articles_per_s"] = raw_extraction_rate(htmls)
+
+    workdir = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    os.environ.update(
+        {
+            "NEWSMON_DATABASE_URL": database_url,
+            "NEWSMON_ALLOW_PRIVATE_HOSTS": "true",
+            # The generated hosts are ours, on loopback: no politeness delay, as many connections as help.
+            "NEWSMON_HOST_RPS": "100000",
+            "NEWSMON_MAX_PER_HOST": "16",
+            "NEWSMON_MAX_CONNECTIONS": "64",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        }
+    )
+    from prefect import flow
+
+    from newsmon.db import make_engine, upgrade
+    from newsmon.flows.ingest import ingest
+    from newsmon.tasks.runtime import close_extractors
+
+    config = write_config(workdir / "config", hosts, feed_list)
+    upgrade(make_engine(database_url))
+
+    @flow(name="bench-warm-up")
+    def warm_up() -> None:
+        return None
+
+    started = time.perf_counter()
+    warm_up()  # starts Prefect's ephemeral API: a one-off cost per process, reported apart
+    figures["prefect_startup_s"] = time.perf_counter() - started
+
+    clock = TaskClock()
+    clock.wrap_all()
+    started = time.perf_counter()
+    first = ingest(config_dir=str(config), force=True)
+    first_wall = time.perf_counter() - started
+    figures["ingest_wall_s"] = first_wall
+    figures["ingest_stored"] = first["stored"]
+    figures["ingest_failed"] = first["failed"]
+    figures["ingest_articles_per_s"] = first["stored"] / first_wall
+    figures["ingest_vs_limit_ratio"] = (
+        figures["ingest_articles_per_s"] / figures["extract_limit_articles_per_s"]
+    )
+    figures["prefect_share"] = max(0.0, 1 - clock.seconds / first_wall)
+
+    requests_before = sum(h.requests for h in hosts)
+    started = time.perf_counter()
+    second = ingest(config_dir=str(config), force=True)
+    figures["no_change_pass_s"] = time.perf_counter() - started
+    figures["no_change_stored"] = second["stored"]
+    figures["no_change_requests"] = sum(h.requests for h in hosts) - requests_before
+    close_extractors()
+
+    usage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures["peak_rss_mb"] = usage_self
+    figures["peak_rss_worker_mb"] = usage_children
+
+    figures["dedup_lookup_ms"] = dedup_lookup_ms(database_url)
+    figures["dedup_archive_articles"] = first["stored"]
+
+    from bench_query import measure
+
+    figures.update(
+        measure(articles=1000 if args.quick else 3000, rules=1000, repeat=2 if args.quick else 3)
+    )
+    figures["wall_s"] = time.perf_counter() - wall_started
+    for host in hosts:
+        host.close()
+
+    rows = [
+        (
+            "pages on the generated site",
+            f"{figures['pages']} ({figures['feeds']} feeds on {hosts_n} hosts)",
+        ),
+        (
+            "raw extraction limit (trafilatura, 1 process/core)",
+            f"{figures['extract_limit_articles_per_s']:.1f} pages/s",
+        ),
+        (
+            "end-to-end ingest (Prefect flow)",
+            f"{figures['ingest_articles_per_s']:.1f} articles/s ({figures['ingest_stored']} in {first_wall:.1f} s)",
+        ),
+        ("ratio ingest / limit", f"{figures['ingest_vs_limit_ratio']:.2f} (target >= 0.75)"),
+        ("Prefect's share of the ingest wall", f"{figures['prefect_share'] * 100:.1f} %"),
+        ("Prefect ephemeral API start (once per process)", f"{figures['prefect_startup_s']:.1f} s"),
+        (
+            "no-change pass",
+            f"{figures['no_change_pass_s']:.2f} s ({figures['no_change_requests']} requests, {figures['no_change_stored']} stored)",
+        ),
+        (
+            "query matching, 1,000 rules / 10,000 terms, 1 core",
+            f"{figures['match_articles_per_s']:,.0f} articles/s (target >= 5,000)",
+        ),
+        (
+            "near-duplicate lookup (SQLite archive)",
+            f"{figures['dedup_lookup_ms']:.2f} ms/article at {figures['dedup_archive_articles']} articles",
+        ),
+        (
+            "peak RSS: flow process / largest worker",
+            f"{figures['peak_rss_mb']:.0f} MB / {figures['peak_rss_worker_mb']:.0f} MB",
+        ),
+        ("benchmark wall time", f"{figures['wall_s']:.0f} s"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(f"newsmon benchmark ({figures['mode']}, {figures['cores']} cores)")
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,460 @@
+"""The backfill flow: older articles from sitemaps and feed archives (`discover`), or stored articles
+re-tagged and re-evaluated after topics or alert rules change (`reprocess`), over a date window.
+
+Resumable: every unit of work (a feed page, a robots.txt, a sitemap; the re-tagging cursor) is
+recorded as done under the backfill's key (mode + window + sources, + rules for reprocess), so a
+run that stopped half-way, started again with the same parameters, skips what was finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from prefect import flow
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.logging import get_run_logger
+
+from newsmon.backfill import (
+    BackfillSummary,
+    Unit,
+    UnitRead,
+    Window,
+    backfill_key,
+    describe_backfill,
+    feed_unit,
+    make_window,
+    rules_digest,
+)
+from newsmon.db import check_connection
+from newsmon.flows.ingest import describe_sources
+from newsmon.records import FeedEntry, PageFailure
+from newsmon.settings import Config, Settings, load_config
+from newsmon.site_scope import Scope
+from newsmon.tasks.artifacts import publish_digest
+from newsmon.tasks.backfill import (
+    count_window,
+    finish_unit,
+    load_units,
+    read_feed_page_unit,
+    read_robots_unit,
+    read_sitemap_unit,
+    record_units,
+    retag_articles,
+)
+from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
+from newsmon.tasks.runtime import engine_for
+from newsmon.tasks.store import deliver_alerts as deliver_pending_alerts
+from newsmon.tasks.store import store_batch
+from newsmon.urls import canonical_url
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    try:
+        since = date.fromisoformat(str(params["since"]))
+        until = params.get("until")
+        window = make_window(
+            since,
+            date.fromisoformat(str(until)) if until else None,
+            today=datetime.now(UTC).date(),
+        )
+    except (KeyError, ValueError):
+        return f"backfill {params.get('mode', 'discover')}"
+    return describe_backfill(params.get("mode", "discover"), window, params.get("sources"))
+
+
+@flow(name="backfill", flow_run_name=_run_name, log_prints=False)
+def backfill(
+    since: date,
+    until: date | None = None,
+    sources: list[str] | None = None,
+    mode: Literal["discover", "reprocess"] = "discover",
+    deliver_alerts: bool = False,
+    config_dir: str | None = None,
+) -> dict[str, Any]:
+    """Backfill a date window: older articles from sitemaps and feed archives, or re-tag stored ones.
+
+    Args:
+        since: First day of the window (UTC), e.g. 2026-11-01.
+        until: Last day of the window, included (UTC). Empty: today.
+        sources: Names of sources in sources.yaml. Empty: every enabled source (reprocess: the
+            stored articles of every source).
+        mode: discover: find older article URLs in the sources' sitemaps and feed archives and
+            ingest them. reprocess: re-tag the stored articles of the window and raise the alerts
+            they now match (after topics or alert rules changed).
+        deliver_alerts: Send the alerts this backfill raises. Off by default: they are recorded
+            (and exported) but old news does not notify anyone.
+        config_dir: Config folder with sources.yaml, topics.yaml, alerts.yaml. Empty:
+            NEWSMON_CONFIG_DIR.
+    """
+    settings = Settings()
+    config = load_config(config_dir or settings.config_dir)
+    check_connection(engine_for(settings.database_url))
+    window = make_window(since, until, today=datetime.now(UTC).date())
+    selected = _selected_sources(config, sources or None, mode)
+    # reprocess without sources covers every stored article, also of sources no longer configured
+    chosen = selected if mode == "discover" or sources else None
+    described = describe_backfill(mode, window, sources or None)
+    article_ids: list[int] = []
+    alert_ids: list[int] = []
+    rules = rules_digest(config) if mode == "reprocess" else ""
+    key = backfill_key(mode, window, chosen, rules, open_ended=until is None)
+    if mode == "discover":
+        summary = _discover(
+            settings, config, window, key, selected, deliver_alerts, described, article_ids
+        )
+    else:
+        summary = _reprocess(
+            settings, config, window, key, chosen, deliver_alerts, described, alert_ids
+        )
+    if deliver_alerts and config.alerts:
+        delivery = deliver_pending_alerts(settings, config)
+        summary.alerts_delivered, summary.alerts_failed = delivery.delivered, delivery.failed
+        summary.errors.extend(delivery.errors or [])
+    _digest(settings, summary, described, article_ids=article_ids, alert_ids=alert_ids)
+    totals = summary.totals()
+    create_table_artifact(
+        key="backfill-summary",
+        table=summary.rows(),
+        description=(
+            f"{described}: "
+            + (
+                f"{totals.stored} articles stored, {totals.failed} pages failed"
+                if mode == "discover"
+                else f"{totals.articles} articles re-tagged, {totals.retagged} changed"
+            )
+            + f", {totals.alerts} alerts"
+            + ("" if summary.complete else f"; {summary.units_pending} units left to resume")
+        ),
+    )
+    return summary.to_dict()
+
+
+def _selected_sources(config: Config, names: list[str] | None, mode: str) -> list[str]:
+    """The sources a backfill works on: the named ones (even if disabled), else every enabled one.
+
+    Raises ValueError naming an unknown source or mode.
+    """
+    if mode not in ("discover", "reprocess"):
+        raise ValueError(f"unknown mode {mode!r}: use discover or reprocess")
+    known = [s.name for s in config.sources]
+    if names is None:
+        return [s.name for s in config.sources if s.enabled]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown source(s) {', '.join(unknown)} in {config.directory / 'sources.yaml'}"
+            f" (configured: {', '.join(known) or 'none'})"
+        )
+    return list(dict.fromkeys(names))
+
+
+class _Progress:
+    """The run's progress artifact, moved forward (never back) as units finish."""
+
+    def __init__(self, description: str) -> None:
+        self.value = 0.0
+        # async_dispatch types it as "UUID or coroutine"; called from sync code it is the UUID.
+        self.id = cast(
+            UUID,
+            create_progress_artifact(
+                progress=0.0, key="backfill-progress", description=description
+            ),
+        )
+
+    def within(
+        self, done: int, total: int, reading: str, summary: BackfillSummary, fraction: float
+    ) -> None:
+        """Progress part-way through a unit (`fraction` of its pages handled)."""
+        stored = summary.totals().stored
+        self.update(done + fraction, total, f"{reading}: {stored} articles stored")
+
+    def update(self, done: float, total: int, description: str) -> None:
+        value = 100.0 * done / total if total else 100.0
+        self.value = max(self.value, min(value, 100.0))
+        update_progress_artifact(self.id, progress=self.value, description=description)
+
+
+# --- discover ---------------------------------------------------------------------------------
+
+
+def _discover(
+    settings: Settings,
+    config: Config,
+    window: Window,
+    key: str,
+    selected: list[str],
+    deliver: bool,
+    described: str,
+    stored_ids: list[int],
+) -> BackfillSummary:
+    logger = get_run_logger()
+    summary = BackfillSummary("discover", window, key)
+    configs = {s.name: s for s in config.sources}
+    units = {unit.name: unit for unit in load_units(settings, key)}
+    summary.resumed = bool(units)
+    summary.units_skipped = sum(1 for u in units.values() if u.done and u.kind != "backfill")
+    seeds = [
+        Unit("backfill", "backfill", detail={"mode": "discover", "window": str(window)}),
+        *(feed_unit(name, configs[name].url, page=1) for name in selected),
+    ]
+    record_units(settings, key, seeds)
+    for seed in seeds:
+        units.setdefault(seed.name, seed)
+    for name in selected:
+        summary.source(name)
+    if summary.resumed:
+        logger.info("resuming %s: %d units done earlier", key[:12], summary.units_skipped)
+
+    scopes: dict[str, Scope] = {}
+    for unit in units.values():
+        if unit.kind == "feed" and "scope" in unit.detail and unit.source in selected:
+            scopes[unit.source or ""] = Scope.from_dict(unit.detail["scope"])
+    progress = _Progress(described)
+    order = list(units)  # discovery order; units found on the way are appended
+    work = sum(1 for u in units.values() if u.kind != "backfill")
+    done = summary.units_skipped
+    seen_urls: set[str] = set()
+    position = 0
+    while position < len(order):
+        unit = units[order[position]]
+        position += 1
+        if unit.done or unit.kind == "backfill":
+            continue
+        read = _read(settings, config, unit, window, list(scopes.values()))
+        if unit.kind == "feed" and "scope" in read.unit.detail and read.unit.source:
+            scopes[read.unit.source] = Scope.from_dict(read.unit.detail["scope"])
+        for name, counts in read.counts.items():
+            row = summary.source(name)
+            row.discovered += counts.discovered
+            row.in_window += counts.in_window
+        fresh = _first_sighting(read.entries, seen_urls)
+        reading = f"reading {unit.kind} {unit.url}"
+        batch_done = partial(progress.within, done, work, reading, summary)
+        retryable = _fetch_and_store(
+            settings, config, fresh, summary, deliver, stored_ids, on_batch=batch_done
+        )
+        if read.error:
+            summary.errors.append(read.error)
+        finished = replace(
+            read.unit,
+            done=read.error is None and retryable == 0,
+            detail=dict(read.unit.detail) | {"entries": len(fresh), "retry": retryable},
+        )
+        # Each unit is recorded once (by name), so a feed linking back to an earlier page or an
+        # index listing itself cannot make the backfill go round in circles.
+        children = [c for c in read.children if c.name not in units]
+        finish_unit(settings, key, finished, children)
+        units[finished.name] = finished
+        for child in children:
+            units[child.name] = child
+            order.append(child.name)
+        work += len(children)
+        done += int(finished.done)
+        summary.units_done += int(finished.done)
+        summary.units_pending += int(not finished.done)
+        progress.update(
+            done,
+            work,
+            f"{done} of {work} feed pages and sitemaps read, "
+            f"{summary.totals().stored} articles stored",
+        )
+
+    if summary.complete:
+        finish_unit(settings, key, replace(units["backfill"], done=True), [])
+        progress.update(1, 1, "finished")
+    else:
+        progress.update(
+            done, work, f"stopped with {summary.units_pending} units left: run again to resume"
+        )
+    return summary
+
+
+def _read(
+    settings: Settings, config: Config, unit: Unit, window: Window, scopes: list[Scope]
+) -> UnitRead:
+    """Read one unit with the task for its kind, named after what it reads."""
+    if unit.kind == "feed":
+        source = config.source(unit.source or "")
+        page = unit.detail.get("page", 1)
+        label = f"feed {source.name} page {page}"
+        return read_feed_page_unit(settings, config, source, unit, window, label=label)
+    host = urlsplit(unit.url).netloc
+    if unit.kind == "robots":
+        return read_robots_unit(settings, config, unit, scopes, label=f"robots.txt {host}")
+    name = urlsplit(unit.url).path.rstrip("/").rsplit("/", 1)[-1] or "/"
+    return read_sitemap_unit(
+        settings, config, unit, window, scopes, label=f"sitemap {name} ({host})"
+    )
+
+
+def _first_sighting(entries: Sequence[FeedEntry], seen: set[str]) -> list[FeedEntry]:
+    """Entries not met earlier in this run (a URL in two sitemaps is fetched once)."""
+    fresh = []
+    for entry in entries:
+        try:
+            key = canonical_url(entry.url)
+        except ValueError:
+            continue
+        if key not in seen:
+            seen.add(key)
+            fresh.append(entry)
+    return fresh
+
+
+def _fetch_and_store(
+    settings: Settings,
+    config: Config,
+    entries: list[FeedEntry],
+    summary: BackfillSummary,
+    deliver: bool,
+    stored_ids: list[int],
+    on_batch: Callable[[float], None],
+) -> int:
+    """The ingest stages for these entries, batch by batch (`on_batch(fraction done)` after each).
+
+    Returns the number of pages worth trying again: fetch failures that may pass (a page that is
+    no article, or that robots.txt disallows, will not change, so it does not hold its unit open).
+    """
+    hints = {s.name: s.language for s in config.sources}
+    retryable = 0
+    for entry in entries:
+        summary.source(entry.source).new += 1
+    for start in range(0, len(entries), settings.batch_size):
+        batch = entries[start : start + settings.batch_size]
+        label = f"{len(batch)} pages ({describe_sources([e.source for e in batch])})"
+        pages, fetch_failures = fetch_article_pages(settings, batch, label=label, config=config)
+        extracted = extract_article_pages(settings, pages, hints, label=label)
+        failures = fetch_failures + [r for _, r in extracted if isinstance(r, PageFailure)]
+        for failure in failures:
+            summary.source(failure.entry.source).failed += 1
+            summary.errors.append(f"page ({failure.entry.source}): {failure.error}")
+        retryable += sum(1 for f in fetch_failures if not f.give_up)
+        stored = store_batch(
+            settings, config, extracted, fetch_failures, label=label, deliver_alerts=deliver
+        )
+        stored_ids.extend(stored.stored_ids)
+        for source, outcome in stored.per_source.items():
+            row = summary.source(source)
+            row.stored += outcome.stored
+            row.duplicates += outcome.duplicates
+            row.alerts += outcome.alerts
+        on_batch(min(1.0, (start + len(batch)) / len(entries)))
+    return retryable
+
+
+# --- reprocess --------------------------------------------------------------------------------
+
+
+def _reprocess(
+    settings: Settings,
+    config: Config,
+    window: Window,
+    key: str,
+    sources: list[str] | None,
+    deliver: bool,
+    described: str,
+    alert_ids: list[int],
+) -> BackfillSummary:
+    summary = BackfillSummary("reprocess", window, key)
+    for name in sources or []:
+        summary.source(name)
+    saved = next((u for u in load_units(settings, key) if u.name == "articles"), None)
+    if saved is not None and saved.done:
+        summary.resumed, summary.units_skipped = True, 1
+        get_run_logger().info("%s was finished by an earlier run: nothing to do", described)
+        return summary
+    after_id = (saved.cursor or 0) if saved is not None else 0
+    summary.resumed = after_id > 0
+    total, through_id = count_window(settings, window, sources, after_id=after_id)
+    progress = _Progress(described)
+    processed = 0
+    while True:
+        batch = retag_articles(
+            settings,
+            config,
+            key,
+            window,
+            sources,
+            after_id,
+            through_id,
+            deliver,
+            label=f"articles after #{after_id}",
+        )
+        processed += batch.count
+        after_id = batch.last_id
+        outcome = batch.outcome
+        for source, count in outcome.articles.items():
+            summary.source(source).articles += count
+        for source, count in outcome.retagged.items():
+            summary.source(source).retagged += count
+        for source, count in outcome.alerts.items():
+            summary.source(source).alerts += count
+        summary.topics_added.update(outcome.topics_added)
+        summary.topics_removed.update(outcome.topics_removed)
+        alert_ids.extend(outcome.alert_ids)
+        progress.update(processed, total, f"{processed} of {total} articles re-tagged")
+        if batch.count < settings.batch_size or after_id >= through_id:
+            break
+    summary.units_done = 1
+    return summary
+
+
+def _digest(
+    settings: Settings,
+    summary: BackfillSummary,
+    described: str,
+    *,
+    article_ids: Sequence[int] = (),
+    alert_ids: Sequence[int] = (),
+) -> None:
+    totals = summary.totals()
+    notes = []
+    if summary.resumed:
+        notes.append(
+            f"Resumed: {summary.units_skipped} unit(s) finished by an earlier run were skipped."
+        )
+    if not summary.complete:
+        notes.append(
+            f"**Incomplete**: {summary.units_pending} feed page(s) or sitemap(s) could not be"
+            " finished (errors below). Run the backfill again with the same parameters to resume."
+        )
+    extra: dict[str, list[str]] = {}
+    if summary.mode == "discover":
+        heading = f"{described}: {totals.stored} new articles, {totals.alerts} alerts"
+    else:
+        heading = (
+            f"{described}: {totals.retagged} of {totals.articles} re-tagged, {totals.alerts} alerts"
+        )
+        extra["Topics added"] = [
+            f"{t}: {n} articles" for t, n in summary.topics_added.most_common()
+        ]
+        extra["Topics removed"] = [
+            f"{t}: {n} articles" for t, n in summary.topics_removed.most_common()
+        ]
+    if summary.errors:
+        extra["Errors"] = summary.errors[:50] + (
+            [f"... and {len(summary.errors) - 50} more"] if len(summary.errors) > 50 else []
+        )
+    publish_digest(
+        settings,
+        key="backfill-stories",
+        stories=summary.mode == "discover",
+        heading=heading,
+        article_ids=article_ids,
+        alert_ids=alert_ids,
+        notes=notes,
+        extra_sections=extra,
+    )

@@ -1,0 +1,740 @@
+"""The `newsmon` command line. Data goes to stdout (or --output), progress and errors to stderr.
+
+Prefect is imported only by the commands that run flows, so `export`, `extract`, `sources` and
+`rules` answer in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from newsmon.settings import Config, ConfigError, Settings, load_config
+
+app = typer.Typer(
+    name="newsmon",
+    help="News monitoring: feeds -> clean text -> story clusters -> topics -> alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="Export stored data as JSON lines.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+rules_app = typer.Typer(help="Check and try topic and alert rules.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(db_app, name="db")
+app.add_typer(rules_app, name="rules")
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config folder (default: NEWSMON_CONFIG_DIR or ./config)."),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr, then exit non-zero."""
+    for line in message.splitlines():
+        stderr.print(f"[bold red]error:[/] {line}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as err:
+        fail(f"invalid NEWSMON_* setting: {' '.join(str(err).split())}", 2)
+
+
+def _config(settings: Settings, directory: Path | None) -> Config:
+    try:
+        return load_config(directory or settings.config_dir)
+    except ConfigError as err:
+        fail(str(err), 2)
+
+
+def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
+    """An engine on a reachable database at the current schema (upgraded here when asked)."""
+    from newsmon.db import DatabaseError, check_connection, current_revision, describe, make_engine
+    from newsmon.db import upgrade as upgrade_schema
+
+    try:
+        engine = make_engine(settings.database_url)
+        check_connection(engine)
+    except DatabaseError as err:
+        fail(str(err), 3)
+    except Exception as err:
+        fail(f"cannot use database {describe(settings.database_url)}: {err}", 3)
+    if upgrade:
+        upgrade_schema(engine)
+    elif current_revision(engine) is None:
+        fail(
+            f"database {describe(settings.database_url)} has no newsmon schema: "
+            "run `newsmon db upgrade` (or `newsmon ingest` once)",
+            3,
+        )
+    return engine
+
+
+def _prepare_prefect() -> None:
+    # No telemetry (no DNS here and none wanted), and keep the console for our own report: flow
+    # and task logs still reach the Prefect API and UI at INFO.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Prefect waits 20 s for its ephemeral API by default; a busy 2-core machine needed more.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # Failures are listed in our own summary; Prefect's console copy would repeat each one.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "ERROR")
+
+
+@contextmanager
+def _status(message: str) -> Iterator[None]:
+    with stderr.status(message, spinner="dots"):
+        yield
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    config: ConfigOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Poll every enabled source, due or not.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="Only shard K of N of the sources (by a stable hash of the name): N machines "
+            "running 1/N .. N/N share the sources.",
+        ),
+    ] = None,
+) -> None:
+    """One pass of the ingest flow over the sources that are due."""
+    from newsmon.shards import parse_shard
+
+    settings = _settings()
+    loaded = _config(settings, config)
+    if shard is not None:
+        try:
+            parse_shard(shard)
+        except ValueError as err:
+            fail(f"--shard: {err}", 2)
+    is_sqlite = settings.database_url.startswith("sqlite")
+    _prepared_engine(settings, upgrade=is_sqlite)
+    summary = run_ingest(loaded, force=force, shard=shard)
+    print_summary(summary)
+
+
+def run_ingest(
+    config: Config, *, force: bool, sources: list[str] | None = None, shard: str | None = None
+) -> dict[str, Any]:
+    """Run the ingest flow in this process (Prefect's ephemeral API unless PREFECT_API_URL is set)."""
+    _prepare_prefect()
+    with _status("starting Prefect and the ingest flow..."):
+        from newsmon.flows.ingest import ingest as ingest_flow
+        from newsmon.tasks.runtime import close_extractors, close_network
+
+        try:
+            return ingest_flow(
+                config_dir=str(config.directory), force=force, sources=sources, shard=shard
+            )
+        except Exception as err:
+            # The run could not finish (e.g. the database went away): what was committed stays,
+            # queued entries and pending alerts are picked up by the next run.
+            fail(f"the ingest run failed and will catch up next time: {_reason(err)}", 1)
+        finally:
+            close_extractors()
+            close_network()
+
+
+def _reason(err: BaseException) -> str:
+    """One line naming what failed, with any database password hidden."""
+    from newsmon.db import describe
+
+    text = " ".join(str(getattr(err, "orig", None) or err).split()) or type(err).__name__
+    settings = Settings()
+    url = settings.database_url
+    return text.replace(url, describe(url))[:500]
+
+
+def print_summary(summary: dict[str, Any], console: Console = stdout) -> None:
+    table = Table(title="ingest", title_justify="left")
+    for column in ("source", "poll", "entries", "new", "stored", "duplicates", "failed", "alerts"):
+        if column in ("source", "poll"):
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
+    for name in sorted(summary["sources"]):
+        row = summary["sources"][name]
+        table.add_row(
+            name,
+            row["poll"],
+            *(str(row[k]) for k in ("entries", "new", "stored", "duplicates", "failed", "alerts")),
+        )
+    console.print(table)
+    console.print(
+        f"{summary['sources_polled']} sources polled, {summary['stored']} articles stored "
+        f"({summary['duplicates']} duplicates), {summary['failed']} failures, "
+        f"{summary['alerts']} alerts raised, {summary['alerts_delivered']} delivered"
+        + (
+            f", {summary['alerts_failed']} delivery failures (retried next run)"
+            if summary["alerts_failed"]
+            else ""
+        )
+        + (
+            f", {summary['alerts_held']} held (digest, quiet hours or rate cap)"
+            if summary.get("alerts_held")
+            else ""
+        )
+    )
+    for error in summary["errors"][:20]:
+        stderr.print(f"[yellow]warning:[/] {escape(error)}", highlight=False, soft_wrap=True)
+    if len(summary["errors"]) > 20:
+        stderr.print(f"[yellow]warning:[/] ... and {len(summary['errors']) - 20} more")
+
+
+# --- backfill ---------------------------------------------------------------------------------
+
+
+@app.command()
+def backfill(
+    since: Annotated[
+        datetime,
+        typer.Option("--since", formats=["%Y-%m-%d"], help="First day of the window (UTC)."),
+    ],
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            "--until",
+            formats=["%Y-%m-%d"],
+            help="Last day of the window, included (default: today).",
+        ),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            metavar="NAME",
+            help="Only this source (repeat for several; default: every enabled source).",
+        ),
+    ] = None,
+    mode: Annotated[
+        Literal["discover", "reprocess"],
+        typer.Option(
+            "--mode",
+            help="discover: older articles from sitemaps and feed archives; reprocess: re-tag "
+            "stored articles and raise the alerts they now match.",
+        ),
+    ] = "discover",
+    deliver_alerts: Annotated[
+        bool,
+        typer.Option(
+            "--deliver-alerts", help="Send the alerts the backfill raises (default: record only)."
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    more_sources: Annotated[
+        list[str] | None,
+        typer.Argument(hidden=True, help="More source names after --source (--source a b)."),
+    ] = None,
+) -> None:
+    """Backfill a date window; run it again with the same options to resume an unfinished one."""
+    if more_sources and not source:
+        fail(f"unexpected argument {more_sources[0]!r}: name sources with --source NAME", 2)
+    source = [*(source or []), *(more_sources or [])] or None
+    settings = _settings()
+    loaded = _config(settings, config)
+    first, last = since.date(), until.date() if until else None
+    if last is not None and first > last:
+        fail(f"--since {first} is after --until {last}", 2)
+    names = [s.name for s in loaded.sources]
+    unknown = [name for name in source or [] if name not in names]
+    if unknown:
+        fail(
+            f"--source: no source named {', '.join(unknown)} in "
+            f"{loaded.directory / 'sources.yaml'} (sources: {', '.join(names) or 'none'})",
+            2,
+        )
+    _prepared_engine(settings, upgrade=settings.database_url.startswith("sqlite"))
+    _prepare_prefect()
+    with _status(f"backfill ({mode}): starting Prefect..."):
+        from newsmon.flows.backfill import backfill as backfill_flow
+        from newsmon.tasks.runtime import close_extractors, close_network
+
+        try:
+            summary = backfill_flow(
+                since=first,
+                until=last,
+                sources=source or None,
+                mode=mode,
+                deliver_alerts=deliver_alerts,
+                config_dir=str(loaded.directory),
+            )
+        except KeyboardInterrupt:
+            fail("interrupted: run the same command again to resume where it stopped", 130)
+        except Exception as err:
+            fail(f"the backfill stopped; run it again to resume: {_reason(err)}", 1)
+        finally:
+            close_extractors()
+            close_network()
+    print_backfill_summary(summary)
+
+
+def print_backfill_summary(summary: dict[str, Any], console: Console = stdout) -> None:
+    """The per-source table of a backfill run, a total line, and what is left to resume."""
+    mode = summary["mode"]
+    table = Table(
+        title=f"backfill {mode} {summary['since']}..{summary['until']}", title_justify="left"
+    )
+    columns = list(next(iter(summary["sources"].values()), {}))
+    headers = {"discovered": "found", "in_window": "in window", "duplicates": "dups"}
+    table.add_column("source", no_wrap=True)
+    for column in columns:
+        table.add_column(headers.get(column, column), justify="right", no_wrap=True)
+    for name, row in summary["sources"].items():
+        table.add_row(name, *(str(row[c]) for c in columns))
+    console.print(table)
+    delivered = f", {summary['alerts_delivered']} delivered" if summary["alerts_delivered"] else ""
+    if summary["alerts"] and not summary["alerts_delivered"]:
+        delivered = " (recorded, not sent: --deliver-alerts sends them)"
+    if summary["resumed"] and summary["complete"] and not summary["units_done"]:
+        console.print("nothing to do: this backfill was finished by an earlier run")
+    elif mode == "discover":
+        console.print(
+            f"{summary['stored']} articles stored ({summary['duplicates']} duplicates) of "
+            f"{summary['in_window']} found in the window, {summary['failed']} pages failed, "
+            f"{summary['alerts']} alerts raised{delivered}"
+        )
+    else:
+        console.print(
+            f"{summary['articles']} articles re-tagged, {summary['retagged']} with new topics, "
+            f"{summary['alerts']} alerts raised{delivered}"
+        )
+    if summary["resumed"]:
+        stderr.print(f"resumed: {summary['units_skipped']} unit(s) done by an earlier run skipped")
+    for error in summary["errors"][:20]:
+        stderr.print(f"[yellow]warning:[/] {escape(error)}", highlight=False, soft_wrap=True)
+    if len(summary["errors"]) > 20:
+        stderr.print(f"[yellow]warning:[/] ... and {len(summary['errors']) - 20} more")
+    if not summary["complete"]:
+        stderr.print(
+            f"[yellow]incomplete:[/] {summary['units_pending']} feed page(s) or sitemap(s) could "
+            "not be read; run the same command again to resume",
+            highlight=False,
+        )
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+FormatOption = Annotated[str, typer.Option("--format", help="Output format (jsonl).")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+]
+
+
+def _export(kind: str, fmt: str, output: Path | None) -> None:
+    from sqlalchemy.orm import Session
+
+    from newsmon.store import iter_alerts, iter_articles, iter_clusters
+
+    if fmt != "jsonl":
+        fail(f"unknown export format {fmt!r}: use jsonl", 2)
+    settings = _settings()
+    engine = _prepared_engine(settings, upgrade=False)
+    records = {"articles": iter_articles, "alerts": iter_alerts, "clusters": iter_clusters}[kind]
+    handle = output.open("w", encoding="utf-8") if output else sys.stdout
+    count = 0
+    try:
+        with Session(engine) as session:
+            for record in records(session):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+    finally:
+        if output:
+            handle.close()
+    stderr.print(f"exported {count} {kind}" + (f" to {output}" if output else ""))
+
+
+@export_app.command("articles")
+def export_articles(fmt: FormatOption = "jsonl", output: OutputOption = None) -> None:
+    """Every stored article, one JSON object per line."""
+    _export("articles", fmt, output)
+
+
+@export_app.command("clusters")
+def export_clusters(fmt: FormatOption = "jsonl", output: OutputOption = None) -> None:
+    """Every story cluster of two or more articles (size, outlets, first/last seen), largest first."""
+    _export("clusters", fmt, output)
+
+
+@export_app.command("alerts")
+def export_alerts(fmt: FormatOption = "jsonl", output: OutputOption = None) -> None:
+    """Every alert, one JSON object per line."""
+    _export("alerts", fmt, output)
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations."""
+    from newsmon.db import current_revision, describe
+
+    settings = _settings()
+    engine = _prepared_engine(settings, upgrade=True)
+    stderr.print(
+        f"database {describe(settings.database_url)} is at revision {current_revision(engine)}"
+    )
+
+
+# --- extract ----------------------------------------------------------------------------------
+
+
+@app.command()
+def extract(
+    path_or_url: Annotated[str, typer.Argument(help="An HTML file or an http(s) URL.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print title, text and metadata as JSON.")
+    ] = False,
+    ignore_robots: Annotated[
+        bool,
+        typer.Option("--ignore-robots", help="Fetch the URL even if robots.txt disallows it."),
+    ] = False,
+) -> None:
+    """Extract one page as ingest would: clean text, or metadata with --json."""
+    from newsmon.extract import ExtractionError, extract_page
+    from newsmon.urls import canonical_url, is_http_url
+
+    url: str | None = None
+    if is_http_url(path_or_url):
+        html, url = _fetch_one(path_or_url, robots=not ignore_robots)
+    else:
+        path = Path(path_or_url)
+        if not path.is_file():
+            fail(f"{path_or_url}: no such file (give an HTML file or an http(s) URL)", 2)
+        html = _decode_file(path)
+    try:
+        result = extract_page(html, url)
+    except ExtractionError as err:
+        fail(f"{path_or_url}: {err}", 1)
+    if not as_json:
+        sys.stdout.write(result.text + "\n")
+        return
+    canonical = result.canonical_url or url
+    record = {
+        "title": result.title,
+        "text": result.text,
+        "published_at": result.published_at.isoformat().replace("+00:00", "Z")
+        if result.published_at
+        else None,
+        "author": result.author,
+        "language": result.language,
+        "canonical_url": canonical_url(canonical) if canonical else None,
+    }
+    sys.stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+
+
+def _decode_file(path: Path) -> str:
+    from newsmon.http import decode_body
+
+    return decode_body(path.read_bytes(), content_type=None)
+
+
+def _fetch_one(url: str, *, robots: bool = True) -> tuple[str, str]:
+    import asyncio
+    import functools
+
+    from newsmon.fetch import http_policy
+    from newsmon.http import Fetcher, FetchError
+    from newsmon.robots import RobotsCache
+
+    settings = _settings()
+
+    async def run() -> tuple[str, str]:
+        async with Fetcher(http_policy(settings)) as fetcher:
+            # The same rules as ingest: the page's robots.txt first.
+            check = functools.partial(RobotsCache().check, fetcher) if robots else None
+            result = await fetcher.fetch(url, check=check)
+            return result.text(), result.final_url
+
+    try:
+        return asyncio.run(run())
+    except FetchError as err:
+        fail(str(err), 1)
+
+
+# --- sources and rules ------------------------------------------------------------------------
+
+
+@app.command()
+def sources(
+    config: ConfigOption = None,
+    unpark: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--unpark",
+            metavar="NAME",
+            help="Clear NAME's failures (a parked source is polled again on the next ingest). "
+            "Repeat for several.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per source instead of the table.")
+    ] = False,
+) -> None:
+    """Every source's health: status, last success, last new entry, failures, next poll."""
+    from sqlalchemy.orm import Session
+
+    from newsmon.schedule import PollPolicy
+    from newsmon.store import source_health, unpark_source
+
+    settings = _settings()
+    loaded = _config(settings, config)
+    names = {s.name for s in loaded.sources}
+    unknown = [name for name in unpark or [] if name not in names]
+    if unknown:
+        fail(
+            f"--unpark: no source named {', '.join(unknown)} "
+            f"in {loaded.directory / 'sources.yaml'}",
+            2,
+        )
+    engine = _prepared_engine(settings, upgrade=False)
+    now = datetime.now(UTC)
+    if unpark:
+        with Session(engine) as session, session.begin():
+            for name in unpark:
+                previous = unpark_source(session, name)
+                if previous == "parked":
+                    stderr.print(f"{name}: un-parked; the next ingest polls it")
+                else:
+                    was = previous or "never polled"
+                    stderr.print(f"{name}: was not parked ({was}); failures cleared")
+    with Session(engine) as session:
+        rows = source_health(
+            session, loaded.sources, now=now, policy=PollPolicy.from_settings(settings)
+        )
+    if as_json:
+        for row in rows:
+            record = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    _print_sources(rows, now)
+
+
+_STATUS_STYLE = {"ok": "green", "failing": "yellow", "parked": "bold red", "disabled": "dim"}
+
+
+def _print_sources(rows: list[dict[str, Any]], now: datetime) -> None:
+    table = Table(title="sources (times in UTC)", title_justify="left")
+    for column in ("source", "status", "last success", "last new entry"):
+        table.add_column(column, overflow="fold")
+    table.add_column("failures", justify="right")
+    table.add_column("next poll", overflow="fold")
+    table.add_column("every", justify="right")
+    table.add_column("per day", justify="right")
+    table.add_column("last error", overflow="fold")
+    for row in rows:
+        status = row["status"]
+        if row["next_poll_at"] is None:
+            next_poll = "parked: --unpark" if status == "parked" else "-"
+        elif row["next_poll_at"] <= now:
+            next_poll = "due"
+        else:
+            next_poll = _when(row["next_poll_at"])
+        style = _STATUS_STYLE.get(status, "")
+        table.add_row(
+            row["name"],
+            f"[{style}]{status}[/]" if style else status,
+            _when(row["last_success_at"]),
+            _when(row["last_new_entry_at"]),
+            str(row["consecutive_failures"]),
+            next_poll,
+            _duration(row["interval_s"]),
+            f"{row['entries_per_day']:.1f}",
+            escape((row["last_error"] or "")[:160]),
+        )
+    stdout.print(table)
+    parked = [r["name"] for r in rows if r["status"] == "parked"]
+    failing = [r["name"] for r in rows if r["status"] == "failing"]
+    if parked:
+        stdout.print(
+            f"[bold red]{len(parked)} parked[/] (polled no more until un-parked: "
+            f"newsmon sources --unpark NAME, or any edit to its entry): {', '.join(parked)}"
+        )
+    if failing:
+        stdout.print(f"[yellow]{len(failing)} failing[/] (backing off): {', '.join(failing)}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:g}d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g}h"
+    return f"{seconds / 60:.3g}m"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@rules_app.command("check")
+def rules_check(config: ConfigOption = None) -> None:
+    """Validate the config files and explain any error (queries shown with a caret)."""
+    from newsmon.rules_cli import run_check
+
+    settings = _settings()
+    code = run_check(config or settings.config_dir, stdout, stderr)
+    if code:
+        raise typer.Exit(code)
+
+
+@rules_app.command("test")
+def rules_test(
+    query: Annotated[str, typer.Argument(help="A query as in alerts.yaml (quote it for the shell).")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="Articles published from DATE (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Articles published before DATE.")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+    ] = None,
+    sample: Annotated[
+        int, typer.Option("--sample", help="How many matching stories to show.", min=0)
+    ] = 10,
+    config: ConfigOption = None,
+) -> None:
+    """Run a query over the stored archive: matches per day, and a sample with the matches marked."""
+    from newsmon.backtest import parse_day
+    from newsmon.rules_cli import run_test
+
+    settings = _settings()
+    try:
+        start = parse_day(since) if since else None
+        end = parse_day(until) if until else None
+    except ValueError as err:
+        fail(str(err), 2)
+    try:  # topic: fields use the current topics.yaml when there is a valid config
+        loaded: Config | None = load_config(config or settings.config_dir)
+    except ConfigError:
+        loaded = None
+    code = run_test(
+        lambda: _prepared_engine(settings, upgrade=False),
+        query,
+        since=start,
+        until=end,
+        sources=source or [],
+        sample_size=sample,
+        config=loaded,
+        out=stdout,
+        err=stderr,
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    cron: Annotated[
+        str, typer.Option("--cron", help="Ingest schedule (cron syntax, UTC).")
+    ] = "*/15 * * * *",
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace", help="On SIGTERM/SIGINT, seconds to let runs in progress finish.", min=0
+        ),
+    ] = 60.0,
+) -> None:
+    """Serve the deployments with their schedules: ingest (every 15 minutes) and backfill.
+
+    Needs a Prefect server (PREFECT_API_URL): Prefect's temporary API runs no scheduler.
+    """
+    settings = _settings()
+    loaded = _config(settings, config)
+    # A service's console is its log (journald, docker logs): the runner's INFO lines (runs
+    # submitted, finished) belong there; flow and task logs stay at ERROR (the UI has them all).
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO")
+    _prepare_prefect()
+    from newsmon.flows.deployments import newsmon_deployments, serve_until_stopped
+
+    try:
+        deployments = newsmon_deployments(str(loaded.directory.resolve()), ingest_cron=cron)
+    except ValueError as err:
+        fail(f"invalid --cron {cron!r}: {' '.join(str(err).split())}", 2)
+    _prepared_engine(settings, upgrade=settings.database_url.startswith("sqlite"))
+    api_url = _prefect_api_url()
+    ui_url = api_url.removesuffix("/").removesuffix("/api")
+
+    def ready() -> None:
+        names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+        stderr.print(f"serving {names} from {api_url}; UI: {ui_url}/deployments", soft_wrap=True)
+
+    serve_until_stopped(deployments, grace_s=grace, on_ready=ready)
+    stderr.print("stopped")
+
+
+def _prefect_api_url() -> str:
+    """The Prefect API `serve` registers with: set and answering, or one clear line and exit."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        fail(
+            "newsmon serve needs a Prefect server: start one (`prefect server start`) and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (without it Prefect would use a "
+            "temporary API that runs no scheduler, so nothing would ever run)",
+            2,
+        )
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error is not None:
+        fail(f"cannot reach the Prefect API at {url}: {' '.join(str(error).split())}", 3)
+    return str(url)
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None,
+        typer.Option("--keep", help="Keep the demo database and config in this folder."),
+    ] = None,
+) -> None:
+    """The whole pipeline offline, against a bundled sample news site served on 127.0.0.1."""
+    from newsmon.demo.run import run_demo
+
+    _prepare_prefect()
+    run_demo(stdout, stderr, keep=keep)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,705 @@
+"""The shared HTTP client: timeouts, per-host politeness, size caps and the SSRF guard.
+
+Every feed and page request of a run goes through one `Fetcher`, so the limits hold for the run
+as a whole. The SSRF guard sits in the connection layer (a custom httpcore network backend): a host
+name is resolved once, every address is checked, and the socket is opened to the checked address,
+so a DNS answer that changes between check and connect (rebinding) cannot reach an internal host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import email.utils
+import ipaddress
+import re
+import socket
+import ssl
+import typing
+import zlib
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urldefrag, urljoin
+
+import anyio
+import charset_normalizer
+import httpcore
+import httpx
+
+from newsmon.politeness import HostLimit, Politeness
+from newsmon.urls import host_key, is_http_url
+
+try:
+    import brotli
+except ImportError:  # pragma: no cover - brotli comes with httpx[brotli]
+    brotli = None
+try:
+    import zstandard
+except ImportError:  # pragma: no cover - zstandard comes with httpx[zstd]
+    zstandard = None  # type: ignore[assignment]
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+FetchKind = Literal[
+    "timeout", "connect", "protocol", "too_large", "blocked", "redirects", "status",
+    "content_type", "invalid_url", "robots",
+]  # fmt: skip
+# Called with each URL about to be requested (the first and every redirect target); raises a
+# FetchError to refuse it (robots.txt rules use this).
+RequestCheck = Callable[[str], Awaitable[None]]
+
+ACCEPT_ENCODING = ", ".join(
+    ["gzip", "deflate"] + (["br"] if brotli else []) + (["zstd"] if zstandard else [])
+)
+DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Decompressed output is produced at most this much at a time, so a bomb never sits in memory.
+_DECODE_CHUNK = 64 * 1024
+# Idle connections are kept this long for reuse (a host polled at 1 request/s reuses its own).
+KEEPALIVE_EXPIRY_S = 5.0
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Limits of one run's HTTP traffic (built from Settings by `newsmon.fetch.http_policy`)."""
+
+    user_agent: str
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    total_timeout_s: float = 30.0  # whole request incl. redirects and body; not the queueing
+    max_feed_bytes: int = 5 * 2**20
+    max_page_bytes: int = 5 * 2**20  # counted after decompression, while streaming
+    max_redirects: int = 5
+    max_connections: int = 32
+    max_per_host: int = 2
+    host_rps: float | None = None  # request starts per second per host (None: no rate limit)
+    allow_private_hosts: bool = False
+
+
+class FetchError(Exception):
+    """A request that failed; `kind` says how, `str(err)` names the URL and the reason."""
+
+    def __init__(self, url: str, kind: FetchKind, detail: str) -> None:
+        super().__init__(url, kind, detail)
+        self.url = url
+        self.kind: FetchKind = kind
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.url}: {self.detail}"
+
+
+class HttpStatusError(FetchError):
+    """A 4xx/5xx answer (or a 3xx that cannot be followed); Retry-After parsed when present."""
+
+    def __init__(self, url: str, status: int, detail: str, retry_after_s: float | None) -> None:
+        super().__init__(url, "status", detail)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[type[HttpStatusError], tuple[str, int, str, float | None]]:
+        return (type(self), (self.url, self.status, self.detail, self.retry_after_s))
+
+
+class BlockedAddressError(FetchError):
+    """Refused by the SSRF guard: the host resolves to a non-public address."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(url, "blocked", detail)
+
+    def __reduce__(self) -> tuple[type[BlockedAddressError], tuple[str, str]]:
+        return (type(self), (self.url, self.detail))
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A successful (2xx) or not-modified (304) response, body decompressed."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]  # lower-case keys; repeated headers joined with ", "
+    body: bytes
+    redirects: tuple[str, ...] = field(default=())
+
+    def text(self) -> str:
+        """The body as text, in the encoding the response declares or the bytes reveal."""
+        return decode_body(self.body, content_type=self.headers.get("content-type"))
+
+
+# --- the SSRF guard -------------------------------------------------------------------------
+
+
+def refusal_reason(address: str) -> str | None:
+    """Why the guard refuses this IP address (e.g. "private address"), or None if it is public."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address reach that address: judge the IPv4 one.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            inner = refusal_reason(str(embedded))
+            return f"{inner} (embedded in {ip})" if inner else None
+    checks = (
+        (ip.is_loopback, "loopback address"),
+        (ip.is_link_local, "link-local address"),
+        # fec0::/10 (deprecated, RFC 3879) still routes inside old networks; Python calls it global.
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "site-local address"),
+        (ip.is_multicast, "multicast address"),
+        (ip.is_unspecified, "unspecified address"),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "shared (CGNAT) address"),
+        (ip.is_reserved, "reserved address"),
+        (ip.is_private, "private address"),
+        (not ip.is_global, "address that is not globally routable"),
+    )
+    return next((reason for refused, reason in checks if refused), None)
+
+
+_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
+
+
+def ip_literal(host: str) -> str | None:
+    """The IP address a host name spells, or None for a name to resolve.
+
+    Besides dotted quads and IPv6, the legacy IPv4 spellings `inet_aton` and browsers accept:
+    `2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1` all mean 127.0.0.1. Parsed here, without
+    the resolver, so the guard judges the address they mean whatever resolver is in use.
+    """
+    candidate = host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        pass
+    if not _LEGACY_IPV4.fullmatch(candidate):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(candidate.rstrip(".")))
+    except OSError:
+        return "255.255.255.255"  # numeric but out of range: refused as reserved, never resolved
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The host's addresses from the system resolver, in its order, without repeats."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class _AddressRefused(Exception):
+    """Raised inside the transport; `Fetcher.fetch` turns it into a BlockedAddressError."""
+
+    def __init__(self, host: str, address: str, reason: str) -> None:
+        super().__init__(host, address, reason)
+        self.host, self.address, self.reason = host, address, reason
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Resolves once, refuses non-public addresses, then connects to the very address checked."""
+
+    def __init__(
+        self,
+        resolver: Resolver | None,
+        *,
+        allow_private_hosts: bool,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._resolver = resolver  # None: the system resolver, looked up at each call
+        self._allow_private = allow_private_hosts
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect to the first reachable checked address of `host` (TLS SNI stays the name)."""
+        addresses = await self._resolve(host, port, timeout)
+        if not self._allow_private:
+            for address in addresses:
+                reason = refusal_reason(address)
+                if reason is not None:
+                    raise _AddressRefused(host, address, reason)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
+                failure = err
+        assert failure is not None  # addresses is never empty here
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Never used: the guard only knows TCP."""
+        raise httpcore.ConnectError("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        """Delegate to the wrapped backend."""
+        await self._inner.sleep(seconds)
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+        literal = ip_literal(host)
+        if literal is not None:
+            return [literal]  # a literal address is checked like a resolved one
+        resolver = self._resolver or system_resolver
+        try:
+            with anyio.fail_after(timeout):
+                addresses = list(await resolver(host, port))
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} took over {timeout:g} s") from None
+        except OSError as err:
+            raise httpcore.ConnectError(f"could not resolve {host}: {err}") from None
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} has no address")
+        return addresses
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool rebuilt on the guarded network backend."""
+
+    def __init__(
+        self, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext, keepalive: int
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False)
+        # httpx 0.28 takes no network backend; replacing the (still empty) pool it built keeps
+        # httpx's request, stream and exception mapping. tests/unit/test_http.py pins this.
+        # Requests in flight are capped by the Politeness registry (per host and overall), so
+        # the pool sets no cap of its own: it only keeps idle connections for reuse.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=None,
+            max_keepalive_connections=keepalive,
+            keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            network_backend=backend,
+        )
+
+
+class _PerHostTransport(httpx.AsyncBaseTransport):
+    """One small connection pool per host (scheme, name, port), created on first use.
+
+    One shared pool does not suit a run over dozens of hosts: capped at the in-flight limit it
+    closed one host's idle connection to open the next one's (1,000 polls on 50 hosts made 1,000
+    connections), and uncapped, httpcore checks every idle connection on every request.
+    """
+
+    def __init__(self, policy: HttpPolicy, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
+        self._ssl_context = httpx.create_ssl_context(trust_env=False)  # loaded once, shared
+        self._keepalive = max(policy.max_per_host, 1)
+        self._pools: dict[tuple[bytes, bytes, int | None], _GuardedTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        transport = self._pools.get(key)
+        if transport is None:
+            transport = _GuardedTransport(self._backend, self._ssl_context, self._keepalive)
+            self._pools[key] = transport
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for transport in pools:
+            await transport.aclose()
+
+
+# --- decompression with bounded output ------------------------------------------------------
+
+
+class _Decoder:
+    """Streaming decompression yielding at most ~_DECODE_CHUNK bytes per piece (bomb-safe)."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.encoding = encoding
+        self._zlib: typing.Any = None
+        self._first = True
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif encoding == "br" and brotli:
+            self._brotli = brotli.Decompressor()
+        elif encoding == "zstd" and zstandard:
+            self._zstd_out: list[bytes] = []
+            self._zstd = zstandard.ZstdDecompressor().stream_writer(
+                typing.cast(typing.IO[bytes], _Collector(self._zstd_out, limit)),
+                write_size=_DECODE_CHUNK,
+            )
+        elif encoding not in ("", "identity"):
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """Decompressed pieces of `data` (the caller counts them and stops at its cap)."""
+        if self._zlib is not None:
+            yield from self._inflate(data)
+        elif self.encoding == "br":
+            out = self._brotli.process(data, output_buffer_limit=_DECODE_CHUNK)
+            yield out
+            # A full buffer means more output is pending even when all input was taken.
+            while not self._brotli.is_finished() and (
+                len(out) >= _DECODE_CHUNK or not self._brotli.can_accept_more_data()
+            ):
+                out = self._brotli.process(b"", output_buffer_limit=_DECODE_CHUNK)
+                yield out
+        elif self.encoding == "zstd":
+            # zstandard has no output limit per call: the collector stops it at the cap instead.
+            self._zstd.write(data)
+            yield from self._zstd_out
+            self._zstd_out.clear()
+        else:
+            yield data
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        try:
+            out = self._zlib.decompress(data, _DECODE_CHUNK)
+        except zlib.error:
+            if not (self._first and self.encoding == "deflate"):
+                raise
+            # "deflate" is sent both zlib-wrapped (as specified) and raw (by some servers).
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._zlib.decompress(data, _DECODE_CHUNK)
+        self._first = False
+        while True:
+            yield out
+            if not self._zlib.unconsumed_tail and len(out) < _DECODE_CHUNK:
+                return
+            out = self._zlib.decompress(self._zlib.unconsumed_tail, _DECODE_CHUNK)
+
+
+class _OverLimit(Exception):
+    """More decompressed output than the caller's cap."""
+
+
+class _Collector:
+    """A file-like sink for zstandard's stream_writer that refuses output beyond `limit`."""
+
+    def __init__(self, out: list[bytes], limit: int) -> None:
+        self._out = out
+        self._left = limit
+
+    def write(self, data: bytes) -> int:
+        self._left -= len(data)
+        if self._left < 0:
+            raise _OverLimit
+        self._out.append(bytes(data))
+        return len(data)
+
+
+# --- text decoding --------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+_DOC_CHARSET = re.compile(
+    rb"<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)|<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)",
+    re.IGNORECASE,
+)
+# Browsers read these labels as windows-1252 (WHATWG Encoding); pages rely on it for quotes.
+_AS_CP1252 = frozenset({"latin_1", "ascii", "iso8859_1"})
+
+
+def decode_body(body: bytes, *, content_type: str | None = None) -> str:
+    """Bytes -> text: BOM, Content-Type charset, in-document declaration, UTF-8, detection.
+
+    A BOM wins over the header (as in the WHATWG encoding rules): it cannot be there by accident.
+    """
+    encoding = declared_encoding(body, content_type=content_type)
+    if encoding is None:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = detect_encoding(body)
+    return body.decode(encoding, errors="replace")
+
+
+def declared_encoding(body: bytes, *, content_type: str | None = None) -> str | None:
+    """The codec the response declares: BOM, Content-Type charset, or in-document declaration."""
+    bom = next((enc for mark, enc in _BOMS if body.startswith(mark)), None)
+    header = _HEADER_CHARSET.search(content_type or "")
+    return bom or _codec(header.group(1) if header else None) or _declared_encoding(body)
+
+
+def detect_encoding(body: bytes) -> str:
+    """The codec the bytes most likely are in (charset-normalizer), UTF-8 when nothing fits."""
+    best = charset_normalizer.from_bytes(body).best()
+    return _codec(best.encoding if best else None) or "utf-8"
+
+
+def _declared_encoding(body: bytes) -> str | None:
+    match = _DOC_CHARSET.search(body[:2048])
+    if match is None:
+        return None
+    encoding = _codec((match.group(1) or match.group(2)).decode("ascii"))
+    # A declaration read with an ASCII-compatible scan cannot be UTF-16 (WHATWG: use UTF-8).
+    return "utf-8" if encoding and encoding.startswith("utf_16") else encoding
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().lower()).name.replace("-", "_")
+    except LookupError:
+        return None
+    return "cp1252" if name in _AS_CP1252 else name
+
+
+# --- the client -----------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After in seconds from delta-seconds or an HTTP-date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class Fetcher:
+    """One per run: a pooled client under the process's politeness limits. Use as `async with`.
+
+    `politeness` is the registry of per-host rates and connection limits; pass the process's one
+    (tasks/runtime.py) so that every Fetcher of the process shares it. Without it the Fetcher
+    makes its own from the policy.
+    """
+
+    def __init__(
+        self,
+        policy: HttpPolicy,
+        *,
+        resolver: Resolver | None = None,
+        politeness: Politeness | None = None,
+    ) -> None:
+        self.policy = policy
+        self.politeness = politeness or Politeness(
+            default=HostLimit(policy.host_rps, policy.max_per_host),
+            max_connections=policy.max_connections,
+        )
+        backend = GuardedNetworkBackend(resolver, allow_private_hosts=policy.allow_private_hosts)
+        self._client = httpx.AsyncClient(
+            transport=_PerHostTransport(policy, backend),
+            trust_env=False,
+            follow_redirects=False,  # followed by `fetch`, each hop through the guard
+            timeout=httpx.Timeout(
+                connect=policy.connect_timeout_s,
+                read=policy.read_timeout_s,
+                write=policy.read_timeout_s,
+                pool=policy.total_timeout_s,
+            ),
+            headers={
+                "User-Agent": policy.user_agent,
+                "Accept": DEFAULT_ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        await self._client.aclose()
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+        content_types: Collection[str] | None = None,
+        check: RequestCheck | None = None,
+    ) -> FetchResult:
+        """GET `url`, following redirects; 2xx and 304 are returned, everything else raises.
+
+        `content_types` (media types, e.g. {"text/html"}) refuses other responses before their
+        body is read. `max_bytes` defaults to the policy's page cap. `check` vets the URL and
+        every redirect target before it is requested (robots.txt).
+        """
+        if not is_http_url(url):
+            raise FetchError(url, "invalid_url", "not an absolute http(s) URL")
+        cap = self.policy.max_page_bytes if max_bytes is None else max_bytes
+        remaining = self.policy.total_timeout_s
+        redirects: list[str] = []
+        current = url
+        while True:
+            if check is not None:
+                await check(current)
+            started = asyncio.get_running_loop().time()
+            try:
+                outcome = await self._hop(url, current, headers, cap, content_types, remaining)
+            except _AddressRefused as err:
+                what = err.address if err.host == err.address else f"{err.host} ({err.address})"
+                raise BlockedAddressError(
+                    url,
+                    f"{_via(url, current)}refused by the SSRF guard: {what} is a {err.reason}"
+                    " (NEWSMON_ALLOW_PRIVATE_HOSTS=true allows it)",
+                ) from None
+            except (httpx.HTTPError, httpx.InvalidURL) as err:
+                raise _transport_error(url, current, err, self.policy) from None
+            remaining -= asyncio.get_running_loop().time() - started
+            if isinstance(outcome, FetchResult):
+                return FetchResult(
+                    url, current, outcome.status, outcome.headers, outcome.body, tuple(redirects)
+                )
+            target = urldefrag(urljoin(current, outcome.strip())).url
+            if not is_http_url(target):
+                raise FetchError(url, "redirects", f"{_via(url, current)}redirected to {target!r}")
+            # A second visit is allowed: cookie-consent flows go A -> B (sets cookie) -> A.
+            if [urldefrag(url).url, *redirects].count(target) >= 2:
+                chain = " -> ".join([url, *redirects, target])
+                raise FetchError(url, "redirects", f"redirect loop: {chain}")
+            if len(redirects) >= self.policy.max_redirects:
+                raise FetchError(
+                    url, "redirects", f"more than {self.policy.max_redirects} redirects"
+                )
+            redirects.append(target)
+            current = target
+
+    async def _hop(
+        self,
+        url: str,
+        current: str,
+        headers: Mapping[str, str] | None,
+        cap: int,
+        content_types: Collection[str] | None,
+        remaining: float,
+    ) -> FetchResult | str:
+        """One request: a FetchResult, or the Location of a redirect."""
+        key = host_key(current)
+        # Waiting for the host's turn is not part of the request's time budget: only what
+        # follows is (the timeout below).
+        async with self.politeness.slot(key):
+            try:
+                async with asyncio.timeout(max(remaining, 0.0)):
+                    async with self._client.stream("GET", current, headers=headers) as response:
+                        return await self._answer(url, current, response, cap, content_types)
+            except TimeoutError:
+                raise FetchError(
+                    url,
+                    "timeout",
+                    f"{_via(url, current)}timed out after {self.policy.total_timeout_s:g} s (total)",
+                ) from None
+
+    async def _answer(
+        self,
+        url: str,
+        current: str,
+        response: httpx.Response,
+        cap: int,
+        content_types: Collection[str] | None,
+    ) -> FetchResult | str:
+        status = response.status_code
+        location = response.headers.get("location")
+        if status in _REDIRECT_STATUSES and location:
+            return location
+        if not (200 <= status < 300 or status == 304):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if status in (429, 503):
+                self.politeness.pause(host_key(current), retry_after)
+            detail = f"{_via(url, current)}HTTP {status} {response.reason_phrase}".rstrip()
+            if retry_after is not None:
+                detail += f" (retry after {retry_after:g} s)"
+            raise HttpStatusError(url, status, detail, retry_after)
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_types is not None and status != 304 and media_type not in content_types:
+            wanted = ", ".join(sorted(content_types))
+            raise FetchError(
+                url,
+                "content_type",
+                f"{_via(url, current)}Content-Type is {media_type or 'missing'}, not {wanted}",
+            )
+        body = await _read_capped(url, current, response, cap)
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return FetchResult(url, current, status, headers, body)
+
+
+async def _read_capped(url: str, current: str, response: httpx.Response, cap: int) -> bytes:
+    """The decompressed body, aborted as soon as it exceeds `cap` bytes."""
+    too_large = FetchError(url, "too_large", f"{_via(url, current)}body is over {_size(cap)}")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        too_large.detail += f" (Content-Length {_size(int(declared))})"
+        raise too_large
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    try:
+        decoder = _Decoder(encoding, cap)
+    except ValueError as err:
+        raise FetchError(url, "content_type", f"{_via(url, current)}{err}") from None
+    chunks: list[bytes] = []
+    size = 0
+    # Raw bytes, decompressed here: httpx's aiter_bytes inflates each network chunk in one
+    # piece, and 64 KB of brotli can expand to gigabytes before any cap could be checked.
+    async for raw in response.aiter_raw():
+        try:
+            for piece in decoder.decode(raw):
+                size += len(piece)
+                if size > cap:
+                    raise _OverLimit
+                chunks.append(piece)
+        except _OverLimit:
+            raise too_large from None
+        except Exception as err:  # zlib.error, brotli.error, zstandard.ZstdError
+            detail = f"could not decompress the {encoding} body ({err})"
+            raise FetchError(url, "protocol", f"{_via(url, current)}{detail}") from None
+    return b"".join(chunks)
+
+
+def _transport_error(url: str, current: str, err: Exception, policy: HttpPolicy) -> FetchError:
+    via = _via(url, current)
+    if isinstance(err, httpx.ConnectTimeout):
+        return FetchError(url, "timeout", f"{via}timed out connecting ({err or 'no answer'})")
+    if isinstance(err, httpx.ReadTimeout):
+        return FetchError(url, "timeout", f"{via}no data for {policy.read_timeout_s:g} s (read)")
+    if isinstance(err, httpx.TimeoutException):
+        return FetchError(url, "timeout", f"{via}timed out ({type(err).__name__})")
+    if isinstance(err, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return FetchError(url, "invalid_url", f"{via}invalid URL ({err})")
+    if isinstance(err, httpx.ConnectError):
+        return FetchError(url, "connect", f"{via}could not connect ({err or 'refused'})")
+    if isinstance(err, httpx.NetworkError):
+        return FetchError(url, "connect", f"{via}connection failed ({err or type(err).__name__})")
+    return FetchError(url, "protocol", f"{via}bad HTTP response ({err or type(err).__name__})")
+
+
+def _via(url: str, current: str) -> str:
+    """Names the redirect hop in an error message when it is not the URL asked for."""
+    return "" if current == url else f"(redirected to {current}) "
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n:,} bytes"

@@ -1,0 +1,142 @@
+"""When to poll a source next: the policy, as pure functions of what the last polls saw.
+
+- Adaptive: a feed is polled about twice per typical gap between its entries, never more often
+  than its `poll_every` and never less often than NEWSMON_MAX_POLL_INTERVAL_S. The typical gap is
+  the median interval between the feed's recent publication times, or, when the feed has gone
+  quiet for longer than that (or carries no dates), the time since we last saw a new entry.
+- Server hints can only delay the next poll: Cache-Control max-age, RSS <ttl>, Retry-After (all
+  capped at a day).
+- Failures back off exponentially from `poll_every` up to a day (Retry-After honoured); after
+  NEWSMON_PARK_AFTER_FAILURES failures in a row the source is parked until a person un-parks it.
+- Conditional GETs cannot go stale: with no full body for NEWSMON_UNCONDITIONAL_AFTER_S the
+  validators are left out once, so a server answering 304 to an old ETag is found out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsmon.settings import Settings
+
+# A failing source backs off exponentially up to this, so a dead feed costs one request a day;
+# server hints are capped by it too.
+MAX_BACKOFF = timedelta(hours=24)
+# Consecutive failures after which a source is parked (the default of NEWSMON_PARK_AFTER_FAILURES).
+PARK_AFTER_FAILURES = 10
+# The gap estimate uses the most recent entries only (a feed's history says less than its present)
+# and needs a few distinct publication times to mean anything.
+RECENT_ENTRIES = 20
+MIN_DISTINCT_TIMES = 3
+# Publication times this far in the future are clock errors, not information.
+_FUTURE_SLACK = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """The polling knobs of the settings, as the store applies them."""
+
+    max_interval: timedelta = timedelta(hours=2)
+    park_after: int = PARK_AFTER_FAILURES
+    unconditional_after: timedelta = timedelta(hours=6)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PollPolicy:
+        return cls(
+            max_interval=timedelta(seconds=settings.max_poll_interval_s),
+            park_after=settings.park_after_failures,
+            unconditional_after=timedelta(seconds=settings.unconditional_after_s),
+        )
+
+
+def entry_interval_s(published: Iterable[datetime | None], *, now: datetime) -> float | None:
+    """Typical seconds between a feed's entries: the median gap between its recent publication
+    times (None with fewer than three distinct times, e.g. an undated feed)."""
+    times = sorted({t for t in published if t is not None and t <= now + _FUTURE_SLACK})
+    recent = times[-(RECENT_ENTRIES + 1) :]
+    if len(recent) < MIN_DISTINCT_TIMES:
+        return None
+    return float(statistics.median((b - a).total_seconds() for a, b in itertools.pairwise(recent)))
+
+
+def adaptive_interval(
+    poll_every: timedelta,
+    *,
+    entry_interval: float | None,
+    quiet_for: timedelta | None,
+    max_interval: timedelta,
+) -> timedelta:
+    """Half the feed's typical gap between entries, within [poll_every, max(max_interval, poll_every)].
+
+    `quiet_for` is how long since we last saw a new entry: a feed silent for longer than its usual
+    gap is polled less and less often (down to the bound) until it speaks again.
+    """
+    observed = [s for s in (entry_interval, quiet_for and quiet_for.total_seconds()) if s]
+    if not observed:
+        return poll_every
+    target = timedelta(seconds=max(observed) / 2)
+    return max(poll_every, min(target, max_interval))
+
+
+def next_poll_after_success(
+    now: datetime,
+    poll_every: timedelta,
+    *,
+    retry_after_s: float | None = None,
+    max_age_s: float | None = None,
+    ttl_s: float | None = None,
+    entry_interval: float | None = None,
+    quiet_for: timedelta | None = None,
+    max_interval: timedelta | None = None,
+) -> datetime:
+    """Next poll: the adaptive interval (`poll_every` without `max_interval`), later if the server
+    asked for it (never beyond a day, unless `poll_every` itself is longer)."""
+    interval = (
+        poll_every
+        if max_interval is None
+        else adaptive_interval(
+            poll_every,
+            entry_interval=entry_interval,
+            quiet_for=quiet_for,
+            max_interval=max_interval,
+        )
+    )
+    hints = [s for s in (retry_after_s, max_age_s, ttl_s) if s is not None and s > 0]
+    delay = max([interval.total_seconds(), *hints])
+    return now + min(timedelta(seconds=delay), max(MAX_BACKOFF, poll_every))
+
+
+def next_poll_after_failure(
+    now: datetime, poll_every: timedelta, failures: int, *, retry_after_s: float | None = None
+) -> datetime:
+    """Exponential backoff from `poll_every` (1x, 2x, 4x, ...), capped; Retry-After honoured."""
+    backoff = poll_every * (2 ** min(max(0, failures - 1), 32))
+    delay = min(backoff, max(MAX_BACKOFF, poll_every))
+    if retry_after_s is not None and retry_after_s > 0:
+        delay = max(delay, min(timedelta(seconds=retry_after_s), MAX_BACKOFF))
+    return now + delay
+
+
+def status_after_failure(failures: int, park_after: int = PARK_AFTER_FAILURES) -> str:
+    """Parked once `park_after` polls in a row failed, failing before."""
+    return "parked" if failures >= park_after else "failing"
+
+
+def send_validators(
+    last_full_fetch_at: datetime | None, now: datetime, *, unconditional_after: timedelta
+) -> bool:
+    """Whether the next poll may be conditional: only while the last full body is recent enough.
+
+    A server that keeps answering 304 to an ETag it should have changed (a stale CDN node, a
+    buggy plugin) would otherwise hide new entries forever; with no full body for
+    `unconditional_after` the next poll leaves the validators out, and the body hash still
+    makes an unchanged answer cheap. Zero disables conditional GETs altogether.
+    """
+    if last_full_fetch_at is None or unconditional_after <= timedelta(0):
+        return False
+    return now - last_full_fetch_at < unconditional_after

@@ -1,0 +1,168 @@
+"""Per-process resources shared by the tasks of a run: database engines, the extraction pool, and
+the network side (one Fetcher on one event loop thread, per-host politeness, robots.txt cache).
+
+Tasks take plain parameters (a database URL, not an engine) so Prefect can record and show them;
+the heavy objects behind them are created once per process here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from newsmon.db import make_engine
+from newsmon.extract import PageExtractor
+from newsmon.fetch import default_host_limit, host_limits, http_policy
+from newsmon.http import Fetcher, HttpPolicy
+from newsmon.politeness import Politeness
+from newsmon.robots import RobotsCache
+from newsmon.settings import Config, Settings
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_extractors: dict[int, PageExtractor] = {}
+
+
+def engine_for(url: str) -> Engine:
+    with _lock:
+        if url not in _engines:
+            _engines[url] = make_engine(url)
+        return _engines[url]
+
+
+def extractor(workers: int) -> PageExtractor:
+    with _lock:
+        if workers not in _extractors:
+            _extractors[workers] = PageExtractor(workers)
+        return _extractors[workers]
+
+
+def close_extractors() -> None:
+    """Stop worker processes (end of a CLI run); a served process keeps them for the next run."""
+    with _lock:
+        for pool in _extractors.values():
+            pool.close()
+        _extractors.clear()
+
+
+# --- the network side: one event loop, one Fetcher, one politeness registry per process --------
+
+T = TypeVar("T")
+
+
+class _Network:
+    """An event loop in a thread of its own, where every HTTP request of the process is made.
+
+    Tasks call `run_network` from their own threads; the coroutines all run here, so one Fetcher
+    (one connection pool) serves polling and page fetching alike, across tasks and flow runs.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.fetchers: dict[HttpPolicy, Fetcher] = {}
+        self.thread = threading.Thread(target=self.loop.run_forever, name="newsmon-network")
+        self.thread.daemon = True  # never keeps a process alive; close_network() ends it cleanly
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # the task was interrupted (timeout, Ctrl-C): stop its requests too
+            raise
+
+    async def fetcher(self, policy: HttpPolicy, politeness: Politeness) -> Fetcher:
+        if policy not in self.fetchers:
+            self.fetchers[policy] = Fetcher(policy, politeness=politeness)
+        return self.fetchers[policy]
+
+    def close(self) -> None:
+        async def close_all() -> None:
+            for fetcher in self.fetchers.values():
+                await fetcher.aclose()
+
+        self.run(close_all())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+_network: _Network | None = None
+_politeness: Politeness | None = None
+_robots: RobotsCache | None = None
+
+
+def politeness(settings: Settings, config: Config | None = None) -> Politeness:
+    """The process's per-host limits, updated from these settings (and the sources' keys)."""
+    global _politeness
+    default = default_host_limit(settings)
+    hosts = host_limits(settings, config.sources) if config is not None else None
+    with _lock:
+        if _politeness is None:
+            _politeness = Politeness(
+                default=default, max_connections=settings.max_connections, hosts=hosts
+            )
+        else:
+            _politeness.configure(
+                default=default, max_connections=settings.max_connections, hosts=hosts
+            )
+        return _politeness
+
+
+def robots_cache(settings: Settings) -> RobotsCache:
+    """The process's robots.txt cache (entries live NEWSMON_ROBOTS_TTL_S)."""
+    global _robots
+    with _lock:
+        if _robots is None:
+            _robots = RobotsCache(ttl_s=settings.robots_ttl_s)
+        _robots.ttl_s = settings.robots_ttl_s
+        return _robots
+
+
+def run_network(
+    settings: Settings,
+    work: Callable[[Fetcher], Awaitable[T]],
+    *,
+    config: Config | None = None,
+) -> T:
+    """Run `work(fetcher)` with the process's shared Fetcher, on the network thread.
+
+    Pass the run's `config` so the sources' `max_rps` / `max_connections` keys apply.
+    """
+    global _network
+    limits = politeness(settings, config)
+    with _lock:
+        if _network is None:
+            _network = _Network()
+        network = _network
+
+    async def run() -> T:
+        fetcher = await network.fetcher(http_policy(settings), limits)
+        return await work(fetcher)
+
+    return network.run(run())
+
+
+def close_network() -> None:
+    """Close the shared Fetcher and its thread (end of a CLI run); the limits' state is kept."""
+    global _network
+    with _lock:
+        network, _network = _network, None
+    if network is not None:
+        network.close()
+
+
+def reset_network() -> None:
+    """Close the network side and forget its state (rate history, pauses, robots.txt rules).
+
+    For tests, whose loopback servers may reuse a port an earlier test's site had.
+    """
+    global _politeness, _robots
+    close_network()
+    with _lock:
+        _politeness, _robots = None, None

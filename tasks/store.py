@@ -1,0 +1,82 @@
+"""Tasks that store articles (with clusters, topics and alerts) and deliver alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from sqlalchemy.orm import Session
+
+from newsmon.notify import DeliveryOutcome, deliver_pending_exclusively
+from newsmon.prepare import Rules, make_draft, prepare_articles
+from newsmon.records import Extracted, Page, PageFailure
+from newsmon.settings import Config, Settings
+from newsmon.store import StoreOutcome, record_failures, store_articles
+from newsmon.tasks.alerts import emit_alert_events, prefect_secret_resolver
+from newsmon.tasks.runtime import engine_for
+
+
+@task(
+    name="store-articles",
+    task_run_name="store {label}",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+)
+def store_batch(
+    settings: Settings,
+    config: Config,
+    extracted: list[tuple[Page, Extracted | PageFailure]],
+    fetch_failures: list[PageFailure],
+    label: str,
+    deliver_alerts: bool = True,
+) -> StoreOutcome:
+    """Store one batch in one transaction, earliest-published first; counts per source inside."""
+    rules = Rules(config)
+    failures = list(fetch_failures)
+    drafts = []
+    for page, result in extracted:
+        if isinstance(result, PageFailure):
+            failures.append(result)
+        else:
+            drafts.append(
+                make_draft(page, result, language_hint=rules.languages.get(page.entry.source))
+            )
+    ready = prepare_articles(drafts, rules)
+    notify_urls = {alert.name: alert.notify for alert in config.alerts}
+    now = datetime.now(UTC)
+    ready.sort(key=lambda r: (r.draft.published_at or r.draft.fetched_at, r.draft.fetched_at))
+    with Session(engine_for(settings.database_url)) as session, session.begin():
+        outcome = store_articles(
+            session,
+            ready,
+            notify_urls=notify_urls,
+            deliver_alerts=deliver_alerts,
+            now=now,
+            near_duplicate_threshold=settings.near_duplicate_threshold,
+        )
+        record_failures(session, failures, now=now, max_attempts=settings.max_page_attempts)
+    if deliver_alerts:  # committed: announce the new alerts (backfills deliver nothing, not even events)
+        emit_alert_events(engine_for(settings.database_url), outcome.alert_ids)
+    return outcome
+
+
+@task(name="deliver-alerts", cache_policy=NO_CACHE)
+def deliver_alerts(settings: Settings, config: Config) -> DeliveryOutcome:
+    """Send what is due from the outbox: new alerts, digests whose time has come, retries."""
+    outcome = deliver_pending_exclusively(
+        engine_for(settings.database_url),
+        config,
+        now=datetime.now(UTC),
+        secret=prefect_secret_resolver(),
+        timeout_s=settings.notify_timeout_s,
+    )
+    logger = get_run_logger()
+    for error in outcome.errors:
+        logger.warning("%s", error)
+    for held in outcome.holds:
+        until = f" until {held.until:%Y-%m-%d %H:%M} UTC" if held.until else ""
+        logger.info("%s alert(s) of %s held (%s)%s", held.alerts, held.rule, held.reason, until)
+    return outcome

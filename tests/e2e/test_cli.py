@@ -1,0 +1,218 @@
+"""The command line as a user runs it: the installed `newsmon` script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsmon.demo.run import SITE, write_demo_config
+from newsmon.demo.server import AlertReceiver, StaticSite
+
+NEWSMON = str(Path(sys.executable).parent / "newsmon")
+FIXTURE_PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    # The user's defaults: the embedded SQLite database in the working directory unless `env` says.
+    full_env = {k: v for k, v in os.environ.items() if k != "NEWSMON_DATABASE_URL"}
+    full_env.update({"NEWSMON_ALLOW_PRIVATE_HOSTS": "true", "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [NEWSMON, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def demo_site(tmp_path: Path) -> Iterator[tuple[StaticSite, AlertReceiver, Path]]:
+    with StaticSite(SITE) as site, AlertReceiver() as receiver:
+        config = write_demo_config(
+            tmp_path / "config",
+            {"{{BASE_URL}}": site.base_url, "{{RECEIVER_PORT}}": str(receiver.port)},
+        )
+        yield site, receiver, config
+
+
+def test_ingest_then_export_then_sources(
+    demo_site: tuple[StaticSite, AlertReceiver, Path], tmp_path: Path
+) -> None:
+    _site, receiver, config = demo_site
+    result = run("ingest", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        tmp_path / "data" / "newsmon.db"
+    ).exists()  # the embedded default, relative to the working directory
+    assert "articles stored" in result.stdout
+    assert receiver.received, "at least one alert reached the local receiver"
+
+    exported = run("export", "articles", "--output", str(tmp_path / "articles.jsonl"), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    articles = [
+        json.loads(line)
+        for line in (tmp_path / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(articles) >= 20
+    assert set(articles[0]) == {
+        "id",
+        "url",
+        "canonical_url",
+        "source",
+        "title",
+        "text",
+        "published_at",
+        "language",
+        "topics",
+        "duplicate_of",
+        "fetched_at",
+        # extensions (docs/CONTRACT-EXTENSIONS.md)
+        "cluster_id",
+        "cluster_size",
+        "cluster_outlets",
+    }
+    assert any(a["duplicate_of"] for a in articles)
+    assert all(a["cluster_id"] == (a["duplicate_of"] or a["id"]) for a in articles)
+    assert any(a["cluster_size"] > 1 and len(a["cluster_outlets"]) > 1 for a in articles)
+    assert {a["language"] for a in articles} >= {"en", "ar"}
+
+    alerts = run("export", "alerts", cwd=tmp_path)
+    assert alerts.returncode == 0, alerts.stderr
+    rows = [json.loads(line) for line in alerts.stdout.splitlines()]
+    assert rows and all(r["delivered_at"] for r in rows)
+    assert set(rows[0]) == {
+        "id",
+        "rule",
+        "article_id",
+        "article_url",
+        "title",
+        "matched",
+        "created_at",
+        "delivered_at",
+        "attempts",
+    }
+
+    sources = run("sources", "--config", str(config), cwd=tmp_path)
+    assert sources.returncode == 0, sources.stderr
+    assert "ok" in sources.stdout
+
+    again = run("ingest", "--config", str(config), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 sources polled" in again.stdout  # nothing is due yet
+
+
+def test_invalid_config_is_refused_with_file_entry_and_reason(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(
+        "sources:\n  - name: ok\n    url: https://a.example/feed\n    colour: red\n",
+        encoding="utf-8",
+    )
+    result = run("ingest", "--config", str(config), cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"{config / 'sources.yaml'}: sources[0] (ok): colour: unknown key" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing ran
+    check = run("rules", "check", "--config", str(config), cwd=tmp_path)
+    assert check.returncode != 0 and "colour: unknown key" in check.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(
+        "sources:\n  - name: ok\n    url: https://a.example/feed\n", encoding="utf-8"
+    )
+    result = run(
+        "ingest",
+        "--config",
+        str(config),
+        cwd=tmp_path,
+        env={"NEWSMON_DATABASE_URL": "postgresql+psycopg://newsmon:secret@127.0.0.1:1/nothing"},
+    )
+    assert result.returncode == 3
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot connect to database" in lines[0]
+    assert "secret" not in result.stderr
+
+
+def test_rules_check_accepts_valid_config(tmp_path: Path) -> None:
+    result = run(
+        "rules", "check", "--config", str(Path(__file__).parents[2] / "config"), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "all valid" in result.stdout
+
+
+def test_db_upgrade_on_a_fresh_database(tmp_path: Path) -> None:
+    result = run(
+        "db",
+        "upgrade",
+        cwd=tmp_path,
+        env={"NEWSMON_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
+    )
+    assert result.returncode == 0, result.stderr
+    # Every branch head (features add migrations on branches of 0001; all are applied).
+    from alembic.script import ScriptDirectory
+
+    import newsmon.migrations
+
+    heads = ScriptDirectory(str(Path(newsmon.migrations.__file__).parent)).get_heads()
+    assert f"revision {','.join(sorted(heads))}" in result.stderr
+
+
+def test_extract_a_file_as_json(tmp_path: Path) -> None:
+    expected = json.loads((FIXTURE_PAGES / "expected.json").read_text(encoding="utf-8"))
+    name = "en_article_clutter.html"
+    result = run("extract", str(FIXTURE_PAGES / name), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert set(record) == {"title", "text", "published_at", "author", "language", "canonical_url"}
+    assert record["title"] == expected[name]["title"]
+    assert record["language"] == expected[name]["language"]
+    plain = run("extract", str(FIXTURE_PAGES / name), cwd=tmp_path)
+    assert plain.returncode == 0 and plain.stdout.strip() == record["text"]
+
+
+def test_extract_a_url_served_on_loopback(
+    demo_site: tuple[StaticSite, AlertReceiver, Path], tmp_path: Path
+) -> None:
+    site, _receiver, _config = demo_site
+    page = next(p for p in sorted(SITE.rglob("*.html")))
+    url = f"{site.base_url}/{page.relative_to(SITE).as_posix()}"
+    result = run("extract", url, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["text"]
+
+
+def test_extract_refuses_loopback_without_the_setting(
+    demo_site: tuple[StaticSite, AlertReceiver, Path], tmp_path: Path
+) -> None:
+    site, _receiver, _config = demo_site
+    result = run(
+        "extract",
+        f"{site.base_url}/anything.html",
+        cwd=tmp_path,
+        env={"NEWSMON_ALLOW_PRIVATE_HOSTS": "false"},
+    )
+    assert result.returncode != 0
+    assert "127.0.0.1" in result.stderr and not site.hits  # refused before any request was sent
+
+
+def test_extract_missing_file(tmp_path: Path) -> None:
+    result = run("extract", str(tmp_path / "nope.html"), cwd=tmp_path)
+    assert result.returncode == 2 and "no such file" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_prints_articles_topics_and_a_delivered_alert(tmp_path: Path) -> None:
+    result = run("demo", cwd=tmp_path, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for heading in ("articles by source", "topics", "stories carried by several outlets", "alerts"):
+        assert heading in out
+    assert "the local alert receiver got 0 message" not in out
+    assert "second pass" in out
