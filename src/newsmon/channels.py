@@ -136,7 +136,11 @@ def channel_format(url: str) -> TextFormat:
         return "markdown"
     if "format" not in query and scheme in _HTML_SCHEMES:
         return "html"
-    value = str(getattr(plugin.notify_format, "value", plugin.notify_format))
+    declared = plugin.notify_format
+    # Apprise 2 declares a tuple of the formats a service takes, its preferred one first.
+    if isinstance(declared, tuple | list):
+        declared = declared[0] if declared else "text"
+    value = str(getattr(declared, "value", declared))
     return value if value in ("text", "markdown", "html") else "text"  # type: ignore[return-value]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -118,11 +118,13 @@ def test_429_retry_after_sets_the_next_poll(engine: Engine, server: LocalServer)
 
 
 def test_503_with_an_http_date_retry_after(engine: Engine, server: LocalServer) -> None:
-    when = format_datetime(NOW + timedelta(hours=3), usegmt=True)
+    # An HTTP-date is read against the real clock (the moment the answer came), so the date must
+    # be three hours after the real now, not after the test's fixed NOW.
+    when = format_datetime(datetime.now(UTC) + timedelta(hours=3), usegmt=True)
     server.route("/feed", status=503, headers={"Retry-After": when})
     _result, row = poll(engine, source(server), now=NOW)
-    # Parsed against the real clock, so only roughly: far beyond the 15-minute backoff.
-    assert row.next_poll_at is not None and row.next_poll_at > NOW + timedelta(minutes=15)
+    assert row.next_poll_at is not None
+    assert NOW + timedelta(hours=2, minutes=55) < row.next_poll_at <= NOW + timedelta(hours=3)
 
 
 def test_a_stale_etag_cannot_hide_new_entries_beyond_the_bound(
