@@ -131,6 +131,9 @@ def channel_format(url: str) -> TextFormat:
     if plugin is None:
         raise ChannelError("not a valid Apprise URL")
     query = parse_qs(urlsplit(url).query)
+    asked = query.get("format", [""])[-1].lower()
+    if asked in ("text", "markdown", "html"):
+        return asked  # type: ignore[return-value]
     scheme = url.partition("://")[0].lower()
     if "format" not in query and scheme in _MARKDOWN_SCHEMES:
         return "markdown"
