@@ -7,14 +7,16 @@ from typing import Any, TypeVar, cast
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
+from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
 from newsmon.db import check_connection
 from newsmon.fetch import spread_over_hosts
-from newsmon.records import FeedEntry, PageFailure
+from newsmon.records import FeedEntry, Page, PageFailure
 from newsmon.settings import Config, Settings, load_config
 from newsmon.shards import parse_shard
+from newsmon.store import StoreOutcome
 from newsmon.summary import RunSummary
 from newsmon.tasks.artifacts import publish_digest
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
@@ -102,26 +104,52 @@ def ingest(
 
     hints = {s.name: s.language for s in config.sources}
     stored_ids: list[int] = []
-    # Round-robin by host: each batch of pages keeps many sites busy within their rate limits.
-    for batch in _batches(spread_over_hosts(pending), settings.batch_size):
-        label = f"{len(batch)} pages ({describe_sources([e.source for e in batch])})"
-        pages, fetch_failures = fetch_article_pages(
-            settings, batch, label=label, config=_as_is(config)
-        )
-        extracted = extract_article_pages(settings, pages, hints, label=label)
-        failures = fetch_failures + [r for _, r in extracted if isinstance(r, PageFailure)]
-        for failure in failures:
-            summary.source(failure.entry.source).failed += 1
-            summary.errors.append(f"page ({failure.entry.source}): {failure.error}")
-        stored = store_batch(
-            settings, config, extracted, fetch_failures, label=label, deliver_alerts=deliver
-        )
+
+    def count_stored(stored: StoreOutcome) -> None:
         stored_ids.extend(stored.stored_ids)
         for source, outcome in stored.per_source.items():
             row = summary.source(source)
             row.stored += outcome.stored
             row.duplicates += outcome.duplicates
             row.alerts += outcome.alerts
+
+    # Round-robin by host: each batch of pages keeps many sites busy within their rate limits.
+    batches = _batches(spread_over_hosts(pending), settings.batch_size)
+    labels = [f"{len(b)} pages ({describe_sources([e.source for e in b])})" for b in batches]
+
+    def fetch(index: int) -> PrefectFuture[tuple[list[Page], list[PageFailure]]]:
+        return fetch_article_pages.submit(
+            settings, _as_is(batches[index]), label=labels[index], config=_as_is(config)
+        )
+
+    # A pipeline of three stages on different resources: while the extraction processes work on
+    # batch i, batch i+1 is fetched (the network thread) and batch i-1 stored (a thread and the
+    # database). Run one after the other, the extraction processes sat idle for more than half of
+    # a run (benchmarks/run.py). Batches are still stored one at a time and in order.
+    fetching = fetch(0) if batches else None
+    storing: PrefectFuture[StoreOutcome] | None = None
+    for index, label in enumerate(labels):
+        assert fetching is not None
+        pages, fetch_failures = fetching.result()
+        if index + 1 < len(batches):
+            fetching = fetch(index + 1)
+        extracted = extract_article_pages(settings, _as_is(pages), hints, label=label)
+        failures = fetch_failures + [r for _, r in extracted if isinstance(r, PageFailure)]
+        for failure in failures:
+            summary.source(failure.entry.source).failed += 1
+            summary.errors.append(f"page ({failure.entry.source}): {failure.error}")
+        if storing is not None:
+            count_stored(storing.result())
+        storing = store_batch.submit(
+            settings,
+            _as_is(config),
+            _as_is(extracted),
+            _as_is(fetch_failures),
+            label=label,
+            deliver_alerts=deliver,
+        )
+    if storing is not None:
+        count_stored(storing.result())
 
     if config.alerts:
         delivery = deliver_alerts(settings, config)

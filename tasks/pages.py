@@ -13,9 +13,9 @@ from newsmon.settings import Config, Settings
 from newsmon.tasks.runtime import extractor, robots_cache, run_network
 
 
-@task(
-    name="fetch-pages", task_run_name="fetch {label}", cache_policy=NO_CACHE, timeout_seconds=1800
-)
+# No task timeout: every request has its own (NEWSMON_TOTAL_TIMEOUT_S), and the flow submits this
+# task to a thread, where Prefect cannot interrupt it anyway (it warns on every run if one is set).
+@task(name="fetch-pages", task_run_name="fetch {label}", cache_policy=NO_CACHE)
 def fetch_article_pages(
     settings: Settings, entries: list[FeedEntry], label: str, config: Config | None = None
 ) -> tuple[list[Page], list[PageFailure]]:

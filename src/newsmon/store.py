@@ -422,14 +422,10 @@ def store_articles(
                 "fetched_at": draft.fetched_at,
             }
         )
-        inserted = session.execute(
-            _insert(session, Article)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=["canonical_url"])
-            .returning(Article.id)
-        ).scalar_one_or_none()
+        connection = session.connection()
+        inserted = connection.execute(_article_upsert(), row).scalar_one_or_none()
         # Stored now or before: either way the entry leaves the queue.
-        session.execute(sa.delete(QueuedEntry).where(QueuedEntry.url == draft.url))
+        connection.execute(_dequeue_statement(), {"url": draft.url})
         if inserted is None:
             outcome.count(draft.source, already_stored=1)
             continue
@@ -448,10 +444,10 @@ def store_articles(
                 else [{"band_key": key, "article_id": article_id} for key in keys],
             )
         if ready.topics:
-            session.execute(
-                _insert(session, ArticleTopic)
-                .values([{"article_id": article_id, "topic": t} for t in ready.topics])
-                .on_conflict_do_nothing()
+            # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
+            connection.execute(
+                sa.insert(ArticleTopic.__table__),
+                [{"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics)],
             )
         cluster_id = cluster if cluster is not None else article_id
         for rule, terms in ready.alert_matches.items():
@@ -467,6 +463,51 @@ def store_articles(
 
 def _publication_order(ready: ReadyArticle) -> datetime:
     return ready.draft.published_at or ready.draft.fetched_at
+
+
+_ARTICLE_COLUMNS = (
+    "url",
+    "canonical_url",
+    "final_url",
+    "source",
+    "title",
+    "text",
+    "published_at",
+    "author",
+    "language",
+    "exact_hash",
+    "signature",
+    "duplicate_of",
+    "fetched_at",
+)
+
+
+@functools.cache
+def _article_upsert() -> sa.TextualSelect:
+    """INSERT ... ON CONFLICT (canonical_url) DO NOTHING RETURNING id, as one cached statement.
+
+    SQLAlchemy 2.0 compiles the dialects' ON CONFLICT constructs afresh on every execution (they
+    are not cacheable), which cost ~1 ms per article, a quarter of storing it. SQLite (3.35+) and
+    PostgreSQL accept the same upsert text; the bind parameters keep the columns' types, so
+    timestamps are written exactly as the ORM writes them.
+    """
+    table = Article.__table__
+    names = ", ".join(_ARTICLE_COLUMNS)
+    values = ", ".join(f":{name}" for name in _ARTICLE_COLUMNS)
+    return (
+        sa.text(
+            f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
+            "ON CONFLICT (canonical_url) DO NOTHING RETURNING id"
+        )
+        .bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in _ARTICLE_COLUMNS))
+        .columns(id=sa.Integer)
+    )
+
+
+@functools.cache
+def _dequeue_statement() -> sa.Delete:
+    table = QueuedEntry.__table__
+    return sa.delete(table).where(table.c.url == sa.bindparam("url"))
 
 
 @functools.cache

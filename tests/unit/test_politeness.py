@@ -19,7 +19,7 @@ import pytest
 
 from newsmon.fetch import host_limits
 from newsmon.http import Fetcher, FetchError, HttpPolicy, Resolver
-from newsmon.politeness import RATE_MARGIN, HostLimit, Politeness, Slots
+from newsmon.politeness import RATE_MARGIN, WINDOW_JITTER_S, HostLimit, Politeness, Slots
 from newsmon.settings import Settings, SourceConfig
 from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
 
@@ -102,6 +102,25 @@ def test_a_host_never_sees_more_than_its_rate_in_any_second(server: LocalServer)
     assert max_in_any_window(times) <= 5
     # Starts are spaced by the interval (plus margin) on our side, which the server sees too.
     assert times[-1] - times[0] >= 11 * (1 + RATE_MARGIN) / 5 - 0.05
+
+
+def test_a_seconds_worth_of_requests_leaves_room_for_server_side_jitter(
+    server: LocalServer,
+) -> None:
+    """Spacing alone puts 11 requests at 10/s within 1.1 s: one request stamped 0.1 s late by a
+    busy server makes 11 in a second. The window rule keeps rps starts per 1 s + WINDOW_JITTER_S."""
+    arrivals = Arrivals()
+    server.route_handler("/r", arrivals)
+
+    async def run() -> None:
+        async with Fetcher(policy(host_rps=10, max_per_host=4)) as fetcher:
+            await asyncio.gather(*(fetcher.fetch(server.url(f"/r?n={n}")) for n in range(21)))
+
+    asyncio.run(run())
+    times = arrivals.times()
+    assert len(times) == 21
+    assert max_in_any_window(times, 1.0 + WINDOW_JITTER_S - 0.05) <= 10
+    assert times[10] - times[0] >= 1.0 + WINDOW_JITTER_S - 0.05
 
 
 def test_the_rate_holds_across_fetchers_on_different_event_loops(server: LocalServer) -> None:
