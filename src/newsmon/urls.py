@@ -7,6 +7,7 @@ list and its output is not stable across versions, which would silently change s
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -42,6 +43,9 @@ _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 _STRIPPED = re.compile(r"[\t\n\r]")
 
 
+# Cached: one article's URLs are canonicalised several times on their way (politeness host key,
+# robots.txt, the queue, the draft), ~7 calls per article in an ingest.
+@functools.lru_cache(maxsize=16384)
 def canonical_url(url: str) -> str:
     """The canonical form of an http(s) URL; raises ValueError (naming the URL) for anything else."""
     parts = _split(url)
