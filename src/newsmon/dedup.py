@@ -63,9 +63,9 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from newsmon.textnorm import arabic_variants, tokenize
 
@@ -80,7 +80,22 @@ FINGERPRINT_VERSION = 1
 # Fixed so signatures agree across processes, machines and runs (numpy's legacy RandomState,
 # which datasketch uses to draw the permutations, is stable across numpy versions).
 _SEED = 1
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+
+
+@functools.cache
+def _minhash_class() -> Any:
+    """datasketch, imported on first use: its package imports scipy (~0.5 s), which a run that
+    stores nothing (a no-change poll) should not pay at every start."""
+    from datasketch import MinHash
+
+    return MinHash
+
+
+@functools.cache
+def _permutations() -> Any:
+    return _minhash_class()(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+
+
 _SIGNATURE_DTYPE = np.dtype("<u4")
 # Odd 64-bit constants weighting each word's position in a shingle, so word order matters.
 _POSITION_WEIGHTS = np.array(
@@ -193,8 +208,8 @@ def fingerprint(*, title: str | None, text: str) -> Fingerprint:
     """Exact hash, MinHash signature and LSH band keys of an article's text."""
     words = _content_words(title=title, text=text)
     shingles = _shingle_hashes(words)
-    minhash = MinHash(
-        num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS, scheme="affine32", hashfunc=int
+    minhash = _minhash_class()(
+        num_perm=NUM_PERM, seed=_SEED, permutations=_permutations(), scheme="affine32", hashfunc=int
     )
     minhash.update_batch(shingles.tolist())
     signature = minhash.hashvalues.astype(_SIGNATURE_DTYPE)
