@@ -107,11 +107,7 @@ def ingest(
 
     def count_stored(stored: StoreOutcome) -> None:
         stored_ids.extend(stored.stored_ids)
-        for source, outcome in stored.per_source.items():
-            row = summary.source(source)
-            row.stored += outcome.stored
-            row.duplicates += outcome.duplicates
-            row.alerts += outcome.alerts
+        summary.add_stored(stored.per_source)
 
     # Round-robin by host: each batch of pages keeps many sites busy within their rate limits.
     batches = _batches(spread_over_hosts(pending), settings.batch_size)

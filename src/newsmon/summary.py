@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+
+class StoredCounts(Protocol):
+    """What one source got from a store transaction (`newsmon.store.StoreOutcome` has these)."""
+
+    stored: int
+    duplicates: int
+    alerts: int
 
 
 @dataclass
@@ -30,6 +40,14 @@ class RunSummary:
         if name not in self.sources:
             self.sources[name] = SourceSummary(source=name)
         return self.sources[name]
+
+    def add_stored(self, per_source: Mapping[str, StoredCounts]) -> None:
+        """Add a store transaction's counts per source (`StoreOutcome.per_source`)."""
+        for name, counts in per_source.items():
+            row = self.source(name)
+            row.stored += counts.stored
+            row.duplicates += counts.duplicates
+            row.alerts += counts.alerts
 
     @property
     def polled(self) -> int:
