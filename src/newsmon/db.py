@@ -78,10 +78,17 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Apply the Alembic migrations up to `revision` (every branch head by default)."""
     from alembic import command
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    if revision == "heads":
+        # Nearly every run finds the schema current: comparing revisions costs ~0.15 s, running
+        # the upgrade command to do nothing ~0.5 s (env.py, the models), at every CLI start.
+        heads = ",".join(sorted(ScriptDirectory.from_config(config).get_heads()))
+        if current_revision(engine) == heads:
+            return
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
