@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
@@ -33,6 +34,9 @@ def describe_sources(names: Sequence[str], limit: int = 2) -> str:
 
 
 T = TypeVar("T")
+
+# Store tasks submitted and not yet finished (each holds an extracted batch in memory).
+MAX_PENDING_STORES = 2
 
 
 def _as_is(value: T) -> T:
@@ -121,9 +125,11 @@ def ingest(
     # A pipeline of three stages on different resources: while the extraction processes work on
     # batch i, batch i+1 is fetched (the network thread) and batch i-1 stored (a thread and the
     # database). Run one after the other, the extraction processes sat idle for more than half of
-    # a run (benchmarks/run.py). Batches are still stored one at a time and in order.
+    # a run (benchmarks/run.py). Each store waits for the one before it (`wait_for`), so batches
+    # are stored one at a time and in order without holding up the next extraction; at most
+    # MAX_PENDING_STORES wait, which bounds the extracted batches held in memory.
     fetching = fetch(0) if batches else None
-    storing: PrefectFuture[StoreOutcome] | None = None
+    storing: deque[PrefectFuture[StoreOutcome]] = deque()
     for index, label in enumerate(labels):
         assert fetching is not None
         pages, fetch_failures = fetching.result()
@@ -134,18 +140,21 @@ def ingest(
         for failure in failures:
             summary.source(failure.entry.source).failed += 1
             summary.errors.append(f"page ({failure.entry.source}): {failure.error}")
-        if storing is not None:
-            count_stored(storing.result())
-        storing = store_batch.submit(
-            settings,
-            _as_is(config),
-            _as_is(extracted),
-            _as_is(fetch_failures),
-            label=label,
-            deliver_alerts=deliver,
+        while len(storing) >= MAX_PENDING_STORES:
+            count_stored(storing.popleft().result())
+        storing.append(
+            store_batch.submit(
+                settings,
+                _as_is(config),
+                _as_is(extracted),
+                _as_is(fetch_failures),
+                label=label,
+                deliver_alerts=deliver,
+                wait_for=[storing[-1]] if storing else None,
+            )
         )
-    if storing is not None:
-        count_stored(storing.result())
+    while storing:
+        count_stored(storing.popleft().result())
 
     if config.alerts:
         delivery = deliver_alerts(settings, config)
