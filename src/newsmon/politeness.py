@@ -31,7 +31,8 @@ MAX_PAUSE_S = 30.0
 # And at most rps (rounded down) starts in any window of 1 s + WINDOW_JITTER_S: the spacing alone
 # tolerates only ~0.1 s of jitter in total over a second's requests, and a busy server can stamp
 # one request that late (measured: 11 in one second at 10/s, benchmarks/polling.py). Costs a
-# pause after every rps requests, i.e. 20% of the rate at 10/s, nothing at 1/s or below.
+# pause after every rps requests: at most 20% of the rate (10/s -> 8/s, 1/s -> one per 1.25 s),
+# nothing below 0.8/s, where the spacing is already longer than the window.
 WINDOW_JITTER_S = 0.25
 # asyncio timers may fire a hair early; a start this close to its slot counts as on time.
 _EARLY_S = 0.001
