@@ -13,7 +13,7 @@ from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
 from newsmon.db import check_connection
-from newsmon.fetch import spread_over_hosts
+from newsmon.fetch import earliest_published_first, spread_over_hosts
 from newsmon.records import FeedEntry, Page, PageFailure
 from newsmon.settings import Config, Settings, load_config
 from newsmon.shards import parse_shard
@@ -113,8 +113,9 @@ def ingest(
         stored_ids.extend(stored.stored_ids)
         summary.add_stored(stored.per_source)
 
-    # Round-robin by host: each batch of pages keeps many sites busy within their rate limits.
-    batches = _batches(spread_over_hosts(pending), settings.batch_size)
+    # Round-robin by host: each batch of pages keeps many sites busy within their rate limits;
+    # each host's pages earliest-published first, so originals head their clusters across batches.
+    batches = _batches(spread_over_hosts(earliest_published_first(pending)), settings.batch_size)
     labels = [f"{len(b)} pages ({describe_sources([e.source for e in b])})" for b in batches]
 
     def fetch(index: int) -> PrefectFuture[tuple[list[Page], list[PageFailure]]]:

@@ -65,6 +65,17 @@ def host_limits(settings: Settings, sources: Iterable[SourceConfig]) -> dict[str
     return limits
 
 
+def earliest_published_first(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
+    """The entries by publication time, undated ones last (stable otherwise).
+
+    A run stores its pages batch after batch, and within a cluster the first stored article is
+    the root (`duplicate_of` of the others): ordered like this, the original of a syndicated story
+    reaches the store before its copies even when they fall into different batches.
+    """
+    undated = datetime.max.replace(tzinfo=UTC)
+    return sorted(entries, key=lambda entry: entry.published_at or undated)
+
+
 def spread_over_hosts(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
     """The entries round-robin by host (each host's in their order), so that a batch of pages
     keeps many hosts busy at once instead of waiting on one host's rate limit: a first run over

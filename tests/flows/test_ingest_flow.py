@@ -116,14 +116,19 @@ def write_config(directory: Path, news: LocalServer, receiver: AlertReceiver) ->
     return directory
 
 
+# One batch, and one page per batch: the pipeline (fetch i+1, extract i, store i-1, each store
+# waiting for the one before it, at most two pending) must store, cluster and alert the same.
+@pytest.mark.parametrize("batch_size", [100, 1], ids=["one-batch", "batch-per-page"])
 def test_ingest_twice_against_loopback_site(
     prefect_harness: None,
     site: tuple[LocalServer, LocalServer],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    batch_size: int,
 ) -> None:
     from newsmon.flows.ingest import ingest
 
+    monkeypatch.setenv("NEWSMON_BATCH_SIZE", str(batch_size))
     news, _slow = site
     database_url = f"sqlite:///{tmp_path / 'flow.db'}"
     monkeypatch.setenv("NEWSMON_DATABASE_URL", database_url)

@@ -344,3 +344,24 @@ def test_pages_are_spread_over_hosts_for_batching() -> None:
         "https://one.example/3",
     ]
     assert spread_over_hosts([]) == []
+
+
+def test_pages_are_taken_earliest_published_first_undated_last() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsmon.fetch import earliest_published_first
+    from newsmon.records import FeedEntry
+
+    when = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    entries = [
+        FeedEntry(source="herald", url="https://a.example/copy", published_at=when + timedelta(hours=1)),
+        FeedEntry(source="herald", url="https://a.example/undated"),
+        FeedEntry(source="wire", url="https://a.example/original", published_at=when),
+        FeedEntry(source="wire", url="https://a.example/undated-too"),
+    ]
+    assert [e.url.rsplit("/", 1)[1] for e in earliest_published_first(entries)] == [
+        "original",
+        "copy",
+        "undated",
+        "undated-too",
+    ]
