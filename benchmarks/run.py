@@ -354,10 +354,9 @@ def raw_extraction_rate(htmls: list[str]) -> float:
 
 
 class TaskClock:
-    """Time spent inside the bodies of newsmon's tasks (what remains of a flow's wall is Prefect's)."""
+    """Time spent inside the bodies of newsmon's tasks, and their runs, per task name."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
         self.by_task: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -387,7 +386,6 @@ class TaskClock:
             finally:
                 elapsed = time.perf_counter() - started
                 with self._lock:
-                    self.seconds += elapsed
                     self.by_task[name] = self.by_task.get(name, 0.0) + elapsed
                     self.calls[name] = self.calls.get(name, 0) + 1
 
