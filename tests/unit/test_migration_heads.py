@@ -1,0 +1,18 @@
+"""The migrations form one line: one head, so every new migration has one parent to name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+import newsmon.migrations
+
+
+def test_migrations_have_exactly_one_head() -> None:
+    folder = Path(newsmon.migrations.__file__).parent
+    config = Config()
+    config.set_main_option("script_location", str(folder))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"migration heads: {sorted(heads)} (add a merge migration)"
