@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     # Feed entries processed per store transaction / Prefect task.
     batch_size: int = 100
     # Estimated Jaccard similarity at or above which an article joins an earlier story's cluster:
-    # dedup.NEAR_DUPLICATE_THRESHOLD, chosen from benchmarks/dedup_eval.py (README, "Story
-    # clusters"). Below 0.4 the LSH bands (40 x 3) stop finding such pairs reliably: refused.
+    # dedup.NEAR_DUPLICATE_THRESHOLD, chosen from benchmarks/dedup_eval.py (docs/CLUSTERS.md).
+    # Below 0.4 the LSH bands (40 x 3) stop finding such pairs reliably: refused.
     near_duplicate_threshold: float = Field(default=0.5, ge=0.4, le=1.0)
     # Alert delivery: seconds Apprise may spend on one channel.
     notify_timeout_s: float = 15.0

@@ -1,4 +1,4 @@
-"""The work-pool route as README.md gives it: `prefect work-pool create`, `prefect deploy --all` of
+"""The work-pool route as docs/OPERATIONS.md gives it: `prefect work-pool create`, `prefect deploy --all` of
 deploy/prefect.yaml, `prefect worker start`; the worker runs an ingest in NEWSMON_HOME.
 
 It shares the server with test_deployments.py, so the deployments are deployed under other names
