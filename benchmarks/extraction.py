@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAFILATURA_BASELINE = {"favor_precision": True, "include_comments": False}
+TRAFILATURA_BASELINE: dict[str, Any] = {"favor_precision": True, "include_comments": False}
 
 
 def corpus_folder() -> Path:

@@ -16,8 +16,17 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+import lxml.etree
+import lxml.html
+from lxml.html import HtmlElement
+
+from newsmon import language
+from newsmon.pagetype import page_kind
+from newsmon.promos import drop_promo_lines, drop_promos
 from newsmon.records import Extracted, Page, PageFailure
+from newsmon.textdates import published_from_text
 
 # trafilatura with these options scored F1 0.964 (defaults 0.953) on a 181-page news benchmark.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
@@ -32,16 +41,21 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
         "outputformat": "%Y-%m-%dT%H:%M:%S%z",
     },
 }
+# What htmldate's last resorts return (day 1 at midnight, no zone): a guess until confirmed.
+_GUESSED = re.compile(r"\d{4}-\d{2}-01T00:00:00")
+_STRUCTURED_DATE_SEARCH: dict[str, Any] = {
+    **TRAFILATURA_OPTIONS["date_extraction_params"],
+    "extensive_search": False,
+}
 # A page whose extraction takes longer is stopped (healthy pages take tens of milliseconds).
 PAGE_TIMEOUT_S = 60.0
 # Below this many pages a pool costs more to start than it saves.
 MIN_PAGES_FOR_POOL = 8
-_HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})\b", re.IGNORECASE)
-_SAMPLE_CHARS = 2000  # enough text for a confident language guess, cheap to classify
+_HTML_LANG = re.compile(
+    r"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{1,8})*)", re.IGNORECASE
+)
 # Fewer words than this is a menu or a caption, not an article (two-sentence briefs have ~30).
 MIN_ARTICLE_WORDS = 12
-# og:type values that say a page is not one article (section fronts, tag pages, home pages).
-_NOT_ARTICLE_TYPES = {"website", "profile", "blog", "video.other", "product"}
 
 
 class ExtractionError(Exception):
@@ -55,44 +69,98 @@ def extract_page(
     import trafilatura
     from trafilatura.settings import Document
 
+    tree = parse_html(html)
+    if tree is None:
+        raise ExtractionError("no article text found: the page could not be parsed as HTML")
+    kind = page_kind(tree)  # read before promos are dropped: teaser lists are made of links
+    if kind.is_index:
+        raise ExtractionError(f"no article text found: {kind.reason()}")
+    drop_promos(tree)
     with warnings.catch_warnings():
         # lxml's element truth-testing FutureWarning from inside trafilatura: not actionable here.
         warnings.simplefilter("ignore", FutureWarning)
-        document = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
+        document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(document, Document) or not (document.text or "").strip():
         raise ExtractionError("no article text found on the page")
     body: str = document.text or ""
-    if (document.pagetype or "").lower() in _NOT_ARTICLE_TYPES:
-        raise ExtractionError(
-            f"no article text found: the page declares og:type={document.pagetype} (an index page?)"
-        )
     words = len(body.split())
     if words < MIN_ARTICLE_WORDS:
         raise ExtractionError(f"no article text found: only {words} words outside the clutter")
     title = _clean(document.title)
-    text = _strip_leading_title(body, title)
+    text = _strip_leading_title(drop_promo_lines(body), title)
     return Extracted(
         title=title,
         text=text,
-        published_at=parse_timestamp(document.date),
+        published_at=_published_at(document.date, tree),
         author=_clean(document.author),
         language=detect_language(html, text, hint=language_hint),
-        canonical_url=document.url if document.url and document.url != url else None,
+        canonical_url=_declared_canonical(tree, url, fallback=document.url),
     )
 
 
-def detect_language(html: str, text: str, *, hint: str | None = None) -> str | None:
-    """ISO 639-1 code: the page's own <html lang>, else a classifier over the text, else the hint."""
-    declared = _HTML_LANG.search(html[:4096])
-    if declared:
-        return declared.group(1)[:2].lower()
-    sample = text[:_SAMPLE_CHARS]
-    if len(sample) >= 40:
-        import py3langid
+def _declared_canonical(tree: HtmlElement, url: str | None, *, fallback: str | None) -> str | None:
+    """The page's <link rel=canonical>, resolved against the page's URL (and <base>) when relative.
 
-        code, _score = py3langid.classify(sample)
-        return str(code)
-    return hint
+    trafilatura resolves a relative canonical only against an og: URL and otherwise drops it, so a
+    page at `/article.php?id=N&ref=rss` declaring `/news/2026/11/slug` kept its query URL. Whether
+    the canonical may be trusted (same site) is decided where it is applied (prepare.make_draft).
+    """
+    canonical = fallback
+    links = tree.xpath(
+        "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONIL', 'canonil')), ' '),"
+        " ' canonical ')]/@href"
+    )
+    href = next((str(h).strip() for h in links if str(h).strip()), None)
+    if href is not None:
+        base = next((str(b).strip() for b in tree.xpath("//base/@href") if str(b).strip()), None)
+        if url is not None:
+            canonical = urljoin(urljoin(url, base) if base else url, href)
+        elif urlsplit(href).scheme in ("http", "https"):
+            canonical = href
+    return canonical if canonical and canonical != url else None
+
+
+def _published_at(found: str | None, tree: HtmlElement) -> datetime | None:
+    """trafilatura's date unless it is a guess; else a date the page states in words; else None.
+
+    With extensive search, htmldate's last resorts return the copyright year or a year-month as
+    the 1st at midnight (`2026-01-01T00:00:00`). Such a value is kept only if a search of the
+    page's structured data alone (metadata, <time>, URL) finds the same date.
+    """
+    published = parse_timestamp(found)
+    if published is not None and not _GUESSED.fullmatch(found or ""):
+        return published
+    from htmldate import find_date
+
+    structured = parse_timestamp(find_date(tree, **_STRUCTURED_DATE_SEARCH))
+    if structured is not None:
+        return structured
+    return published_from_text(tree)
+
+
+def parse_html(html: str) -> HtmlElement | None:
+    """The page as an lxml tree, as trafilatura parses it; None if there is no document at all.
+
+    trafilatura refuses a document whose first 50 characters do not say "html" (a broken
+    doctype, a page starting with a comment); a page served as text/html is parsed anyway.
+    """
+    from trafilatura.utils import load_html
+
+    tree = load_html(html)
+    if tree is None and html.strip():
+        try:
+            tree = lxml.html.document_fromstring(
+                html.encode("utf-8", "replace"), parser=lxml.html.HTMLParser(encoding="utf-8")
+            )
+        except (ValueError, lxml.etree.ParserError):
+            return None
+    return tree
+
+
+def detect_language(html: str, text: str, *, hint: str | None = None) -> str | None:
+    """ISO 639-1 code or None: the text's language, weighed against <html lang> and the hint."""
+    declared = _HTML_LANG.search(html[:4096])
+    return language.detect_language(text, label=declared.group(1) if declared else None, hint=hint)
 
 
 def parse_timestamp(value: str | None) -> datetime | None:

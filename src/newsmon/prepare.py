@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from newsmon.dedup import Fingerprint, fingerprint
 from newsmon.query import QueryMatch, RuleSet, parse_query, prepare_document
@@ -52,7 +53,8 @@ class Rules:
 def make_draft(page: Page, extracted: Extracted, *, language_hint: str | None) -> ArticleDraft:
     """Merge the page's content with its feed entry: the feed's date wins, it is structured data."""
     entry = page.entry
-    canonical_source = extracted.canonical_url or page.final_url
+    # A relative canonical (`/news/2026/11/slug`) is resolved against where the page was found.
+    canonical_source = urljoin(page.final_url, extracted.canonical_url or page.final_url)
     try:
         canonical = canonical_url(canonical_source)
     except ValueError:
