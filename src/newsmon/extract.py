@@ -23,8 +23,9 @@ import lxml.html
 from lxml.html import HtmlElement
 
 from newsmon import language
+from newsmon.fallback_text import fallback_text
 from newsmon.pagetype import page_kind
-from newsmon.promos import drop_promo_lines, drop_promos
+from newsmon.promos import drop_promo_lines, promo_texts
 from newsmon.records import Extracted, Page, PageFailure
 from newsmon.textdates import published_from_text
 
@@ -75,19 +76,25 @@ def extract_page(
     kind = page_kind(tree)  # read before promos are dropped: teaser lists are made of links
     if kind.is_index:
         raise ExtractionError(f"no article text found: {kind.reason()}")
-    drop_promos(tree)
+    promos = promo_texts(tree)
     with warnings.catch_warnings():
         # lxml's element truth-testing FutureWarning from inside trafilatura: not actionable here.
         warnings.simplefilter("ignore", FutureWarning)
         document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
-    if not isinstance(document, Document) or not (document.text or "").strip():
-        raise ExtractionError("no article text found on the page")
+    if not isinstance(document, Document):
+        document = Document()
     body: str = document.text or ""
+    if not body.strip():
+        # trafilatura found no body; the page is still an article (the feed links to it).
+        body = fallback_text(html, tree, language=language.iso_639_1(language_hint))
+        if not body.strip():
+            raise ExtractionError("no article text found on the page")
+        document.title = document.title or _page_title(tree)
     words = len(body.split())
     if words < MIN_ARTICLE_WORDS:
         raise ExtractionError(f"no article text found: only {words} words outside the clutter")
     title = _clean(document.title)
-    text = _strip_leading_title(drop_promo_lines(body), title)
+    text = _strip_leading_title(drop_promo_lines(body, promos), title)
     return Extracted(
         title=title,
         text=text,
@@ -136,6 +143,16 @@ def _published_at(found: str | None, tree: HtmlElement) -> datetime | None:
     if structured is not None:
         return structured
     return published_from_text(tree)
+
+
+def _page_title(tree: HtmlElement) -> str | None:
+    """The page's <h1>, else its <title> (what trafilatura would have read, when it read nothing)."""
+    for path in ("//h1", "//title"):
+        for element in tree.xpath(path)[:1]:
+            text = " ".join(element.text_content().split())
+            if text:
+                return text
+    return None
 
 
 def parse_html(html: str) -> HtmlElement | None:
