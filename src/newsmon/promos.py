@@ -17,6 +17,7 @@ recall do not fall; see docs/EXTRACTION.md).
 from __future__ import annotations
 
 import re
+from typing import Any, NamedTuple
 
 from lxml.html import HtmlElement
 
@@ -60,11 +61,12 @@ def promo_texts(tree: HtmlElement) -> frozenset[str]:
     line by line: removing them from the page before extraction instead changed what trafilatura
     chose as the article on table-layout pages (one dev-set page fell from F1 0.95 to 0.59).
     """
+    counts = _word_counts(tree)
     found: set[str] = set()
     for element in tree.iter(*_BLOCKS):
         if len(found) >= _MAX_PROMOS:
             break
-        verdict = _promo_kind(element)
+        verdict = _promo_kind(element, counts[element])
         if verdict == "line":
             found.add(_squash(element.text_content()))
         elif verdict == "box":
@@ -88,18 +90,44 @@ def drop_promo_lines(text: str, promos: frozenset[str] = frozenset()) -> str:
     return "\n".join(kept)
 
 
-def _promo_kind(element: HtmlElement) -> str | None:
+class _Counts(NamedTuple):
+    words: int
+    linked: int  # words inside links to other pages
+    has_blocks: bool  # a block element inside (a container, not a line)
+
+
+def _word_counts(tree: HtmlElement) -> dict[Any, _Counts]:
+    """Words, linked words and block children of every element, in one pass from the leaves up
+    (text_content() on every block would read nested containers again and again)."""
+    counts: dict[Any, _Counts] = {}
+    for element in reversed(list(tree.iter())):
+        if not isinstance(element.tag, str) or element.tag in ("script", "style"):
+            counts[element] = _Counts(0, 0, False)
+            continue
+        words = _count(element.text)
+        linked = 0
+        has_blocks = False
+        for child in element:
+            inner = counts[child]
+            words += inner.words + _count(child.tail)
+            linked += inner.linked
+            has_blocks = has_blocks or inner.has_blocks or child.tag in _BLOCK_CHILDREN
+        if element.tag == "a" and _links_away(element):
+            linked = words
+        counts[element] = _Counts(words, linked, has_blocks)
+    return counts
+
+
+def _promo_kind(element: HtmlElement, counts: _Counts) -> str | None:
     """ "line" for a promo line, "box" for a labelled box of promo lines, None for anything else."""
-    text = element.text_content()
-    words = len(_WORD.findall(text))
+    words, linked = counts.words, counts.linked
     if words == 0 or words > MAX_PROMO_WORDS:
         return None
-    labelled = bool(_LABEL.match(text.strip()))
-    if any(child.tag in _BLOCK_CHILDREN for child in element.iterdescendants()):
+    labelled = bool(_LABEL.match(element.text_content().strip()))
+    if counts.has_blocks:
         # A container: its own lines are judged one by one, unless it is a labelled box
         # (a "Related" heading over a list of links).
-        return "box" if labelled and _linked_words(element) >= MIN_LINKED_WORDS else None
-    linked = _linked_words(element)
+        return "box" if labelled and linked >= MIN_LINKED_WORDS else None
     if labelled:
         # "Read more: <a>…</a>", or a bare "Related stories" heading over a box of links.
         return "line" if linked > 0 or words <= 4 else None
@@ -108,13 +136,13 @@ def _promo_kind(element: HtmlElement) -> str | None:
     return None
 
 
-def _linked_words(element: HtmlElement) -> int:
-    total = 0
-    for link in element.iter("a"):
-        href = (link.get("href") or "").strip()
-        if href and not href.startswith(("#", "javascript:", "mailto:")):
-            total += len(_WORD.findall(link.text_content()))
-    return total
+def _links_away(link: HtmlElement) -> bool:
+    href = (link.get("href") or "").strip()
+    return bool(href) and not href.startswith(("#", "javascript:", "mailto:"))
+
+
+def _count(text: str | None) -> int:
+    return len(_WORD.findall(text)) if text else 0
 
 
 def _squash(text: str) -> str:
