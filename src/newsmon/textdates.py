@@ -55,7 +55,9 @@ _PUBLISHED_LABELS = (
     "تاريخ الاضافة", "تاريخ الاضافه", "published on", "published", "posted on", "posted",
     "first published", "date published",
 )  # fmt: skip
-_UPDATE_WORDS = ("تحديث", "حدث", "update", "modified", "edited")
+# Element names and labels of dates that are not the publication date: an update, or the site's
+# "today" in its top bar.
+_UPDATE_WORDS = ("تحديث", "حدث", "update", "modified", "edited", "today", "current", "clock")
 _DATE_CLASS = re.compile(r"date|time|publish|posted|created|byline|meta", re.IGNORECASE)
 _MAX_TEXT = 200_000  # characters of visible text read at most (bounded work on huge pages)
 _MAX_CANDIDATES = 200

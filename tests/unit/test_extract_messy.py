@@ -240,3 +240,17 @@ def test_promo_lines_are_dropped_but_prose_mentioning_reading_is_kept() -> None:
         ]
     )
     assert drop_promo_lines(text) == "Readers said the report was read more widely than expected."
+
+
+def test_the_sites_today_is_not_the_articles_date() -> None:
+    from newsmon.extract import parse_html
+    from newsmon.textdates import published_from_text
+
+    html = (
+        '<html><body><div class="date-today">الأحد 6 كانون الأول 2026</div>'
+        '<div class="last-update">آخر تحديث: 5 كانون الأول 2026</div>'
+        "<p>نص الخبر بلا تاريخ</p></body></html>"
+    )
+    tree = parse_html(html)
+    assert tree is not None
+    assert published_from_text(tree) is None
