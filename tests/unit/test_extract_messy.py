@@ -254,3 +254,11 @@ def test_the_sites_today_is_not_the_articles_date() -> None:
     tree = parse_html(html)
     assert tree is not None
     assert published_from_text(tree) is None
+
+
+@given(
+    st.text(alphabet="0123456789٠١٢٣٤٥٦٧٨٩:/-., صمpamنوفمبرتشرينالثانيبتوقيتبغدادGMT+", max_size=80)
+)
+def test_read_date_never_fails_and_is_utc_or_none(text: str) -> None:
+    found = read_date(text)
+    assert found is None or (found.tzinfo is UTC and found.year >= 1995)
