@@ -1,0 +1,167 @@
+"""What a story is recognised by: the actors, places and numbers an article names, and its key terms.
+
+Only the headline and the lead are read (LEAD_WORDS after the headline): that is where a news
+article says what happened, and it keeps out the background paragraphs and the "earlier this
+week..." recaps that unrelated stories share. Entities come from the gazetteer, so an Arabic and
+an English article about one event share their keys; terms are compared within one language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from newsmon.stories.gazetteer import Gazetteer
+from newsmon.textnorm import arabic_variants, tokenize
+
+LEAD_WORDS = 60
+MAX_TERMS = 40
+# Entity weights: a place pins an event down more than the actor (most stories here name ISIS),
+# a country hardly at all; the larger place a town lies in counts as a weaker shared place.
+PLACE_WEIGHT = 3.0
+PARENT_PLACE_WEIGHT = 1.0
+ACTOR_WEIGHT = 1.5
+COUNTRY_WEIGHT = 0.5
+NUMBER_WEIGHT = 1.0
+_NUMBER = re.compile(r"^[0-9]{1,5}$")
+
+_STOPWORDS_EN = frozenset(
+    """a about after against all also an and any are as at be been before but by can could did do
+    does during for from had has have he her his how if in into is it its last more most new no not
+    of on or other our over said says say she since so some than that the their them then there
+    these they this those through to under up was we were what when where which while who will
+    with would year years day days week today yesterday monday tuesday wednesday thursday friday
+    saturday sunday according told statement""".split()  # noqa: SIM905 (a word list reads better)
+)
+_STOPWORDS_AR = frozenset(
+    tokenize(
+        """في من على الى إلى عن مع أن ان إن كان كانت التي الذي الذين هذا هذه ذلك تلك بعد قبل خلال
+        حيث كما وقد قد لا لم لن ما هو هي هم وفي ومن وعلى يوم اليوم امس أمس الأحد الاثنين الثلاثاء
+        الأربعاء الخميس الجمعة السبت وقال قال قالت وأضاف أضاف بيان مصدر مصادر حسب وفقا أكثر عدد"""
+    )
+)
+
+
+def entry_key(entry_id: str) -> str:
+    return f"e:{entry_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFeatures:
+    """An article's story keys: weighted entities (gazetteer entries, numbers) and terms."""
+
+    entities: dict[str, float] = field(default_factory=dict)
+    terms: frozenset[str] = frozenset()
+    places: frozenset[str] = frozenset()  # gazetteer places named (for the conflict rule)
+    regions: frozenset[str] = frozenset()  # the larger places those lie in
+    headline: frozenset[str] = frozenset()  # entity keys and terms of the headline alone
+    language: str | None = None
+
+    def index_keys(self) -> list[int]:
+        """Keys a later article finds this one by: its actors and places, else its terms."""
+        named = [k for k in self.entities if k.startswith("e:")]
+        return [key_hash(k) for k in (named or sorted(self.terms)[:MAX_TERMS])]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "e": self.entities,
+            "t": sorted(self.terms),
+            "p": sorted(self.places),
+            "r": sorted(self.regions),
+            "h": sorted(self.headline),
+            "l": self.language,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> StoryFeatures:
+        entities = raw.get("e") or {}
+        terms = raw.get("t") or []
+        places = raw.get("p") or []
+        regions = raw.get("r") or []
+        headline = raw.get("h") or []
+        language = raw.get("l")
+        if not (
+            isinstance(entities, dict)
+            and isinstance(terms, list)
+            and isinstance(places, list)
+            and isinstance(regions, list)
+            and isinstance(headline, list)
+        ):
+            raise ValueError(f"not stored story features: {raw!r:.200}")
+        return cls(
+            {str(k): float(v) for k, v in entities.items()},
+            frozenset(map(str, terms)),
+            frozenset(map(str, places)),
+            frozenset(map(str, regions)),
+            frozenset(map(str, headline)),
+            language if isinstance(language, str) else None,
+        )
+
+
+def key_hash(key: str) -> int:
+    """A signed 63-bit hash of a key (fits a BIGINT on every engine, same in every process)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def _stem(token: str) -> str:
+    variants = arabic_variants(token)
+    return min(variants, key=len) if variants else token
+
+
+def story_features(
+    *, title: str | None, text: str, language: str | None, gazetteer: Gazetteer
+) -> StoryFeatures:
+    """The features of an article's headline and lead."""
+    headline = tokenize(title or "")
+    lead = tokenize(" ".join(text.split()[: LEAD_WORDS + 20]))[:LEAD_WORDS]
+    tokens = [*headline, "\n", *lead]  # a separator no name can span
+    entities: dict[str, float] = {}
+    places: set[str] = set()
+    regions: set[str] = set()
+    covered: set[int] = set()
+    in_headline: set[str] = set()
+    for mention in gazetteer.find(tokens):
+        covered.update(range(mention.start, mention.start + mention.length))
+        entry = gazetteer.entries[mention.entry]
+        if mention.start < len(headline):
+            in_headline.add(entry_key(entry.id))
+        if entry.kind == "place":
+            places.add(entry.id)
+            entities[entry_key(entry.id)] = PLACE_WEIGHT
+            for parent in gazetteer.ancestors(entry.id):
+                if gazetteer.entries[parent].kind == "place":
+                    regions.add(parent)
+                    entities.setdefault(entry_key(parent), PARENT_PLACE_WEIGHT)
+        elif entry.kind == "actor":
+            entities[entry_key(entry.id)] = ACTOR_WEIGHT
+        else:
+            entities.setdefault(entry_key(entry.id), COUNTRY_WEIGHT)
+    terms: list[str] = []
+    for i, token in enumerate(tokens):
+        if i in covered or token == "\n":
+            continue
+        if _NUMBER.match(token):
+            value = int(token)
+            # Years and small counts ("1", "2") say little about which event it is.
+            if 2 < value < 1900 or value > 2100:
+                entities.setdefault(f"n:{value}", NUMBER_WEIGHT)
+                if i < len(headline):
+                    in_headline.add(f"n:{value}")
+            continue
+        if len(token) < 3 or token in _STOPWORDS_EN or token in _STOPWORDS_AR:
+            continue
+        stem = _stem(token)
+        if stem in _STOPWORDS_AR:
+            continue
+        terms.append(stem)
+        if i < len(headline):
+            in_headline.add(stem)
+    return StoryFeatures(
+        entities=entities,
+        terms=frozenset(list(dict.fromkeys(terms))[:MAX_TERMS]),
+        places=frozenset(places),
+        regions=frozenset(regions - places),
+        headline=frozenset(in_headline),
+        language=language,
+    )
