@@ -46,7 +46,10 @@ from newsmon.schedule import (
     send_validators,
     status_after_failure,
 )
-from newsmon.settings import SourceConfig, redact_url
+from newsmon.settings import SourceConfig, StoryUpdates, redact_url
+from newsmon.stories.features import story_features
+from newsmon.stories.gazetteer import packaged_gazetteer
+from newsmon.story_store import assign_story, story_updates
 from newsmon.urls import canonical_url
 
 # Keeps IN (...) lists well under every engine's bound-parameter limit.
@@ -383,8 +386,9 @@ def store_articles(
     deliver_alerts: bool = True,
     now: datetime,
     near_duplicate_threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    story_alerts: Mapping[str, StoryUpdates | None] | None = None,
 ) -> StoreOutcome:
-    """Insert articles with their cluster, bands, topics and alerts (plus outbox rows), in the caller's transaction.
+    """Insert articles with cluster, story, bands, topics and alerts (plus outbox rows), in the caller's transaction.
 
     Articles are stored earliest-published first (fetch time when the date is unknown; ties keep
     the given order), so that within a batch the original of a syndicated story, not whichever
@@ -394,7 +398,10 @@ def store_articles(
 
     `notify_urls` maps each alert rule to its notify URLs as written in the config; each new alert
     gets one pending delivery per URL unless `deliver_alerts` is false (backfills).
+    `story_alerts` names the rules alerting once per story (`once_per: story`), with their update
+    policy: their alerts are keyed by story id, and updates are raised as the story grows.
     """
+    story_alerts = story_alerts or {}
     outcome = StoreOutcome()
     stored_ids: list[int] = []
     alert_ids: list[int] = []
@@ -450,12 +457,36 @@ def store_articles(
                 [{"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics)],
             )
         cluster_id = cluster if cluster is not None else article_id
+        story = assign_story(
+            session,
+            article_id=article_id,
+            cluster_id=cluster,
+            features=ready.story
+            or story_features(
+                title=draft.title,
+                text=draft.text,
+                language=draft.language,
+                gazetteer=packaged_gazetteer(),
+            ),
+            seen_at=_publication_order(ready),
+            now=now,
+        )
         for rule, terms in ready.alert_matches.items():
             urls = notify_urls.get(rule, ()) if deliver_alerts else ()
-            raised = _raise_alert(session, rule, cluster_id, article_id, terms, urls, now)
+            key = story.story_id if rule in story_alerts else cluster_id
+            raised = _raise_alert(session, rule, key, article_id, terms, urls, now)
             if raised is not None:
                 outcome.count(draft.source, alerts=1)
                 alert_ids.append(raised)
+        if not story.new:
+            for raised in story_updates(session, story, article_id, draft, story_alerts):
+                urls = notify_urls.get(raised[0], ()) if deliver_alerts else ()
+                update = _raise_alert(
+                    session, raised[0], article_id, article_id, (), urls, now, raised[1]
+                )
+                if update is not None:
+                    outcome.count(draft.source, alerts=1)
+                    alert_ids.append(update)
     outcome.stored_ids = tuple(stored_ids)
     outcome.alert_ids = tuple(alert_ids)
     return outcome
@@ -558,8 +589,9 @@ def _raise_alert(
     terms: Sequence[str],
     notify_urls: Sequence[str],
     now: datetime,
+    story_update: str | None = None,
 ) -> int | None:
-    """Insert the rule's alert on the cluster unless it has one; the new alert's id, or None."""
+    """Insert the rule's alert on the cluster (or story) unless it has one; the new alert's id, or None."""
     alert_id = session.execute(
         _insert(session, Alert)
         .values(
@@ -569,6 +601,7 @@ def _raise_alert(
             matched=list(terms),
             created_at=now,
             attempts=0,
+            story_update=story_update,
         )
         .on_conflict_do_nothing(index_elements=["rule", "cluster_id"])
         .returning(Alert.id)

@@ -60,7 +60,8 @@ class StoryFeatures:
 
     def index_keys(self) -> list[int]:
         """Keys a later article finds this one by: its actors and places, else its terms."""
-        named = [k for k in self.entities if k.startswith("e:")]
+        # Countries are named by nearly every article here: as keys they would find everything.
+        named = [k for k, w in self.entities.items() if k.startswith("e:") and w != COUNTRY_WEIGHT]
         return [key_hash(k) for k in (named or sorted(self.terms)[:MAX_TERMS])]
 
     def to_json(self) -> dict[str, object]:

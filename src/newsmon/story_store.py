@@ -1,0 +1,290 @@
+"""Stories in the database: the candidate lookup, assignment, merges (the decision is pure:
+newsmon.stories.assign).
+
+Called from the store's batch path (`store.store_articles`) for each article it inserts, inside
+the same transaction and, on PostgreSQL, under the same advisory lock as cluster assignment, so
+ingest and backfill assign stories the same way, concurrent runs one at a time, and an article
+already stored (re-run, retry) is never assigned again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from newsmon.models import Alert, Article, Story, StoryFeatureRow, StoryKey, StoryMerge
+from newsmon.records import ArticleDraft
+from newsmon.settings import StoryUpdates
+from newsmon.stories.assign import WINDOW, StoryCandidate, decide_story
+from newsmon.stories.features import StoryFeatures
+from newsmon.stories.updates import update_reason
+
+# Earlier articles compared per lookup, at most: bounds the work when a key (a busy province)
+# is named by many articles in the window. The nearest in time are kept.
+MAX_CANDIDATES = 300
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAssignment:
+    """The story an article was put in, whether it started it, and stories merged into it."""
+
+    story_id: int
+    new: bool
+    merged: tuple[int, ...] = ()
+
+
+@functools.cache
+def _candidate_statement(dialect: str) -> sa.Select[Any]:
+    """Articles sharing an index key with the new one within the window, with features and story."""
+    key, features, article = StoryKey.__table__, StoryFeatureRow.__table__, Article.__table__
+    if dialect == "postgresql":
+        match = key.c.key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)))
+    else:
+        match = key.c.key.in_(sa.bindparam("keys", expanding=True))
+    lo = sa.bindparam("lo", type_=key.c.seen_at.type)
+    hi = sa.bindparam("hi", type_=key.c.seen_at.type)
+    seen = sa.bindparam("seen", type_=key.c.seen_at.type)
+    nearest = (
+        sa.select(key.c.article_id)
+        .where(match, key.c.seen_at >= lo, key.c.seen_at <= hi)
+        .order_by(sa.func.abs(sa.func.extract("epoch", key.c.seen_at - seen)))
+        .limit(MAX_CANDIDATES)
+        if dialect == "postgresql"
+        else sa.select(key.c.article_id)
+        .where(match, key.c.seen_at >= lo, key.c.seen_at <= hi)
+        .order_by(sa.func.abs(sa.func.julianday(key.c.seen_at) - sa.func.julianday(seen)))
+        .limit(MAX_CANDIDATES)
+    ).subquery()
+    return (
+        sa.select(
+            features.c.article_id, features.c.features, features.c.seen_at, article.c.story_id
+        )
+        .join(article, article.c.id == features.c.article_id)
+        .where(features.c.article_id.in_(sa.select(nearest.c.article_id)))
+        .where(article.c.story_id.is_not(None))
+    )
+
+
+def story_candidates(
+    session: Session, features: StoryFeatures, seen_at: datetime
+) -> list[StoryCandidate]:
+    """Stored articles that share an index key with `features` within the story window."""
+    keys = features.index_keys()
+    if not keys:
+        return []
+    dialect = session.get_bind().dialect.name
+    rows = session.connection().execute(
+        _candidate_statement(dialect),
+        {"keys": keys, "lo": seen_at - WINDOW, "hi": seen_at + WINDOW, "seen": seen_at},
+    )
+    return [
+        StoryCandidate(
+            article_id=row.article_id,
+            story_id=row.story_id,
+            features=StoryFeatures.from_json(row.features),
+            seen_at=row.seen_at,
+        )
+        for row in rows
+    ]
+
+
+def assign_story(
+    session: Session,
+    *,
+    article_id: int,
+    cluster_id: int | None,
+    features: StoryFeatures,
+    seen_at: datetime,
+    now: datetime,
+) -> StoryAssignment:
+    """Put a just-inserted article in a story: its copy cluster's, or one its features link it to."""
+    connection = session.connection()
+    article = Article.__table__
+    if cluster_id is not None:
+        # A copy belongs where its cluster is; it adds no features (its text is the original's).
+        story_id = connection.execute(
+            sa.select(article.c.story_id).where(article.c.id == cluster_id)
+        ).scalar_one_or_none()
+        new = story_id is None
+        if story_id is None:  # the cluster began before stories existed: it becomes one
+            story_id = cluster_id
+            connection.execute(sa.insert(Story.__table__).values(id=story_id, created_at=now))
+            _set_story(session, (cluster_id,), story_id)
+        _set_story(session, (article_id,), story_id)
+        return StoryAssignment(story_id, new)
+    decision = decide_story(features, seen_at, story_candidates(session, features, seen_at))
+    if decision.story_id is None:
+        story_id, new = article_id, True
+        connection.execute(sa.insert(Story.__table__).values(id=story_id, created_at=now))
+    else:
+        story_id, new = decision.story_id, False
+    _set_story(session, (article_id,), story_id)
+    for loser in decision.merge:
+        merge_story(
+            session, loser, into=story_id, article_id=article_id, score=decision.score, now=now
+        )
+    connection.execute(
+        sa.insert(StoryFeatureRow.__table__).values(
+            article_id=article_id, seen_at=seen_at, features=features.to_json()
+        )
+    )
+    keys = list(dict.fromkeys(features.index_keys()))
+    if keys:
+        connection.execute(
+            sa.insert(StoryKey.__table__),
+            [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
+        )
+    return StoryAssignment(story_id, new, decision.merge)
+
+
+def _set_story(session: Session, article_ids: Sequence[int], story_id: int) -> None:
+    article = Article.__table__
+    session.connection().execute(
+        sa.update(article).where(article.c.id.in_(article_ids)).values(story_id=story_id)
+    )
+
+
+def merge_story(
+    session: Session, story_id: int, *, into: int, article_id: int, score: float, now: datetime
+) -> None:
+    """Move a story's articles into an older story and record the merge."""
+    connection = session.connection()
+    article, story = Article.__table__, Story.__table__
+    connection.execute(
+        sa.update(article).where(article.c.story_id == story_id).values(story_id=into)
+    )
+    connection.execute(sa.update(story).where(story.c.id == story_id).values(merged_into=into))
+    connection.execute(
+        sa.update(story).where(story.c.merged_into == story_id).values(merged_into=into)
+    )
+    connection.execute(
+        sa.insert(StoryMerge.__table__).values(
+            story_id=story_id, into_story_id=into, article_id=article_id, score=score, merged_at=now
+        )
+    )
+
+
+def story_carriers(
+    session: Session, story_id: int, *, excluding: int
+) -> tuple[set[str], set[str], int]:
+    """(languages, outlets, article count) of a story's articles other than `excluding`."""
+    article = Article.__table__
+    rows = session.connection().execute(
+        sa.select(article.c.language, article.c.source).where(
+            article.c.story_id == story_id, article.c.id != excluding
+        )
+    )
+    languages: set[str] = set()
+    outlets: set[str] = set()
+    count = 0
+    for language, source in rows:
+        count += 1
+        outlets.add(source)
+        if language:
+            languages.add(language)
+    return languages, outlets, count
+
+
+def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
+    """Every story (merged ones excluded), oldest first: what `newsmon export stories` writes."""
+    article, story = Article.__table__, Story.__table__
+    ids = (
+        session.connection()
+        .execute(sa.select(story.c.id).where(story.c.merged_into.is_(None)).order_by(story.c.id))
+        .scalars()
+    )
+    for story_id in ids:
+        rows = (
+            session.connection()
+            .execute(
+                sa.select(
+                    article.c.id,
+                    article.c.title,
+                    article.c.source,
+                    article.c.language,
+                    article.c.published_at,
+                    article.c.fetched_at,
+                )
+                .where(article.c.story_id == story_id)
+                .order_by(article.c.id)
+            )
+            .all()
+        )
+        if not rows:
+            continue
+        seen = [row.published_at or row.fetched_at for row in rows]
+        head = next((row for row in rows if row.id == story_id), rows[0])
+        yield {
+            "id": story_id,
+            "headline": head.title,
+            "first_seen": _iso(min(seen)),
+            "last_seen": _iso(max(seen)),
+            "articles": [row.id for row in rows],
+            "outlets": sorted({row.source for row in rows}),
+            "languages": sorted({row.language for row in rows if row.language}),
+        }
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def story_alert_state(session: Session, rule: str, story_id: int) -> tuple[bool, int]:
+    """(whether the rule has its alert on the story, how many update messages it raised since)."""
+    alert, article = Alert.__table__, Article.__table__
+    connection = session.connection()
+    alerted = connection.execute(
+        sa.select(alert.c.id).where(
+            alert.c.rule == rule, alert.c.cluster_id == story_id, alert.c.story_update.is_(None)
+        )
+    ).first()
+    if alerted is None:
+        return False, 0
+    updates = connection.execute(
+        sa.select(sa.func.count())
+        .select_from(alert.join(article, article.c.id == alert.c.article_id))
+        .where(
+            alert.c.rule == rule,
+            alert.c.story_update.is_not(None),
+            article.c.story_id == story_id,
+        )
+    ).scalar_one()
+    return True, int(updates)
+
+
+def story_updates(
+    session: Session,
+    story: StoryAssignment,
+    article_id: int,
+    draft: ArticleDraft,
+    policies: Mapping[str, StoryUpdates | None],
+) -> list[tuple[str, str]]:
+    """(rule, reason) of each update message the article brings to a story already alerted on."""
+    wanted = {rule: policy for rule, policy in policies.items() if policy is not None}
+    if not wanted:
+        return []
+    languages, outlets, count = story_carriers(session, story.story_id, excluding=article_id)
+    found = []
+    for rule, policy in sorted(wanted.items()):
+        alerted, sent = story_alert_state(session, rule, story.story_id)
+        if not alerted:
+            continue
+        reason = update_reason(
+            policy,
+            languages=languages,
+            outlets=outlets,
+            articles=count,
+            language=draft.language,
+            source=draft.source,
+            updates_sent=sent,
+        )
+        if reason is not None:
+            found.append((rule, reason))
+    return found
