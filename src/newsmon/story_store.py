@@ -19,16 +19,25 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from newsmon.models import Alert, Article, Story, StoryFeatureRow, StoryKey, StoryMerge
+from newsmon.models import (
+    Alert,
+    Article,
+    Story,
+    StoryFeatureRow,
+    StoryKey,
+    StoryMerge,
+    UTCDateTime,
+)
 from newsmon.records import ArticleDraft
 from newsmon.settings import StoryUpdates
 from newsmon.stories.assign import WINDOW, StoryCandidate, decide_story
 from newsmon.stories.features import StoryFeatures
 from newsmon.stories.updates import update_reason
 
-# Earlier articles compared per lookup, at most: bounds the work when a key (a busy province)
-# is named by many articles in the window. The nearest in time are kept.
-MAX_CANDIDATES = 300
+# Earlier articles compared per lookup, per index key: the nearest in time on either side. Bounds
+# the work when a key (ISIS, a busy province) is named by thousands of articles in the window;
+# articles of one story are close in time, and its rarer keys (a town) still reach further back.
+PER_KEY_EACH_SIDE = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,26 +50,54 @@ class StoryAssignment:
 
 
 @functools.cache
-def _candidate_statement(dialect: str) -> sa.Select[Any]:
-    """Articles sharing an index key with the new one within the window, with features and story."""
-    key, features, article = StoryKey.__table__, StoryFeatureRow.__table__, Article.__table__
+def _candidate_statement(dialect: str) -> Any:
+    """Articles sharing an index key with the new one within the window, with features and story.
+
+    PostgreSQL: per key, the PER_KEY_EACH_SIDE nearest articles before and after, two index range
+    scans of story_key's primary key (key, seen_at, article_id) each. SQLite (one machine, a
+    smaller archive) takes the nearest overall.
+    """
     if dialect == "postgresql":
-        match = key.c.key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)))
-    else:
-        match = key.c.key.in_(sa.bindparam("keys", expanding=True))
+        return sa.text(
+            """
+            WITH near AS (
+              SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)
+              CROSS JOIN LATERAL (
+                (SELECT article_id FROM story_key
+                  WHERE key = k.key AND seen_at >= :seen AND seen_at <= :hi
+                  ORDER BY seen_at ASC LIMIT :per_side)
+                UNION ALL
+                (SELECT article_id FROM story_key
+                  WHERE key = k.key AND seen_at < :seen AND seen_at >= :lo
+                  ORDER BY seen_at DESC LIMIT :per_side)
+              ) AS n
+            )
+            SELECT f.article_id, f.features, f.seen_at, a.story_id
+            FROM near JOIN story_features f ON f.article_id = near.article_id
+            JOIN article a ON a.id = f.article_id
+            WHERE a.story_id IS NOT NULL
+            """
+        ).bindparams(
+            sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)),
+            sa.bindparam("seen", type_=UTCDateTime()),
+            sa.bindparam("lo", type_=UTCDateTime()),
+            sa.bindparam("hi", type_=UTCDateTime()),
+        ).columns(
+            article_id=sa.Integer, features=sa.JSON, seen_at=UTCDateTime(), story_id=sa.Integer
+        )
+    key, features, article = StoryKey.__table__, StoryFeatureRow.__table__, Article.__table__
     lo = sa.bindparam("lo", type_=key.c.seen_at.type)
     hi = sa.bindparam("hi", type_=key.c.seen_at.type)
     seen = sa.bindparam("seen", type_=key.c.seen_at.type)
     nearest = (
         sa.select(key.c.article_id)
-        .where(match, key.c.seen_at >= lo, key.c.seen_at <= hi)
-        .order_by(sa.func.abs(sa.func.extract("epoch", key.c.seen_at - seen)))
-        .limit(MAX_CANDIDATES)
-        if dialect == "postgresql"
-        else sa.select(key.c.article_id)
-        .where(match, key.c.seen_at >= lo, key.c.seen_at <= hi)
+        .where(
+            key.c.key.in_(sa.bindparam("keys", expanding=True)),
+            key.c.seen_at >= lo,
+            key.c.seen_at <= hi,
+        )
         .order_by(sa.func.abs(sa.func.julianday(key.c.seen_at) - sa.func.julianday(seen)))
-        .limit(MAX_CANDIDATES)
+        .limit(sa.bindparam("limit"))
     ).subquery()
     return (
         sa.select(
@@ -82,7 +119,14 @@ def story_candidates(
     dialect = session.get_bind().dialect.name
     rows = session.connection().execute(
         _candidate_statement(dialect),
-        {"keys": keys, "lo": seen_at - WINDOW, "hi": seen_at + WINDOW, "seen": seen_at},
+        {
+            "keys": keys,
+            "lo": seen_at - WINDOW,
+            "hi": seen_at + WINDOW,
+            "seen": seen_at,
+            "per_side": PER_KEY_EACH_SIDE,
+            "limit": 2 * PER_KEY_EACH_SIDE * len(keys),
+        },
     )
     return [
         StoryCandidate(
