@@ -49,9 +49,16 @@ class Mention:
     length: int  # tokens
 
 
+@functools.lru_cache(maxsize=65536)
 def _forms(token: str) -> tuple[str, ...]:
-    """A normalised token and its Arabic forms without joined proclitics."""
-    return (token, *arabic_variants(token))
+    """A normalised token and its Arabic forms without joined proclitics, stacked up to two deep
+    ("وبالأنبار": wa- + bi-al- + Anbar)."""
+    forms = [token]
+    for variant in arabic_variants(token):
+        for form in (variant, *arabic_variants(variant)):
+            if form not in forms:
+                forms.append(form)
+    return tuple(forms)
 
 
 class Gazetteer:
