@@ -1150,6 +1150,7 @@ def iter_articles(session: Session, *, batch: int = 500) -> Iterator[dict[str, A
                 "cluster_id": cluster.cluster_id,
                 "cluster_size": cluster.size,
                 "cluster_outlets": list(cluster.outlets),
+                "story_id": row.story_id,  # newsmon.stories (null: stored before stories)
             }
         last_id = rows[-1].id or last_id
         session.expunge_all()
@@ -1173,6 +1174,7 @@ def iter_alerts(session: Session) -> Iterator[dict[str, Any]]:
             "created_at": _iso(alert.created_at),
             "delivered_at": _iso(alert.delivered_at),
             "attempts": alert.attempts,
+            "story_update": alert.story_update,  # newsmon.stories: why an update message was sent
         }
 
 

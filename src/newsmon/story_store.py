@@ -237,43 +237,47 @@ def story_carriers(
 
 
 def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
-    """Every story (merged ones excluded), oldest first: what `newsmon export stories` writes."""
-    article, story = Article.__table__, Story.__table__
-    ids = (
-        session.connection()
-        .execute(sa.select(story.c.id).where(story.c.merged_into.is_(None)).order_by(story.c.id))
-        .scalars()
-    )
-    for story_id in ids:
-        rows = (
-            session.connection()
-            .execute(
-                sa.select(
-                    article.c.id,
-                    article.c.title,
-                    article.c.source,
-                    article.c.language,
-                    article.c.published_at,
-                    article.c.fetched_at,
-                )
-                .where(article.c.story_id == story_id)
-                .order_by(article.c.id)
-            )
-            .all()
+    """Every story, oldest first, in one streamed scan: what `newsmon export stories` writes.
+
+    A story merged into another has no articles left, so it is not listed (story_merge keeps it).
+    """
+    article = Article.__table__
+    rows = session.connection().execution_options(yield_per=1000).execute(
+        sa.select(
+            article.c.story_id,
+            article.c.id,
+            article.c.title,
+            article.c.source,
+            article.c.language,
+            article.c.published_at,
+            article.c.fetched_at,
         )
-        if not rows:
-            continue
-        seen = [row.published_at or row.fetched_at for row in rows]
-        head = next((row for row in rows if row.id == story_id), rows[0])
-        yield {
-            "id": story_id,
-            "headline": head.title,
-            "first_seen": _iso(min(seen)),
-            "last_seen": _iso(max(seen)),
-            "articles": [row.id for row in rows],
-            "outlets": sorted({row.source for row in rows}),
-            "languages": sorted({row.language for row in rows if row.language}),
-        }
+        .where(article.c.story_id.is_not(None))
+        .order_by(article.c.story_id, article.c.id)
+    )
+    group: list[Any] = []
+    for row in rows:
+        if group and row.story_id != group[0].story_id:
+            yield _story_record(group)
+            group = []
+        group.append(row)
+    if group:
+        yield _story_record(group)
+
+
+def _story_record(rows: Sequence[Any]) -> dict[str, Any]:
+    seen = [row.published_at or row.fetched_at for row in rows]
+    story_id = rows[0].story_id
+    head = next((row for row in rows if row.id == story_id), rows[0])
+    return {
+        "id": story_id,
+        "headline": head.title,
+        "first_seen": _iso(min(seen)),
+        "last_seen": _iso(max(seen)),
+        "articles": [row.id for row in rows],
+        "outlets": sorted({row.source for row in rows}),
+        "languages": sorted({row.language for row in rows if row.language}),
+    }
 
 
 def _iso(value: datetime) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from newsmon.stories.gazetteer import Gazetteer
 from newsmon.textnorm import arabic_variants, tokenize
@@ -64,7 +65,7 @@ class StoryFeatures:
         named = [k for k, w in self.entities.items() if k.startswith("e:") and w != COUNTRY_WEIGHT]
         return [key_hash(k) for k in (named or sorted(self.terms)[:MAX_TERMS])]
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "e": self.entities,
             "t": sorted(self.terms),
@@ -75,29 +76,19 @@ class StoryFeatures:
         }
 
     @classmethod
-    def from_json(cls, raw: dict[str, object]) -> StoryFeatures:
-        entities = raw.get("e") or {}
-        terms = raw.get("t") or []
-        places = raw.get("p") or []
-        regions = raw.get("r") or []
-        headline = raw.get("h") or []
-        language = raw.get("l")
-        if not (
-            isinstance(entities, dict)
-            and isinstance(terms, list)
-            and isinstance(places, list)
-            and isinstance(regions, list)
-            and isinstance(headline, list)
-        ):
-            raise ValueError(f"not stored story features: {raw!r:.200}")
-        return cls(
-            {str(k): float(v) for k, v in entities.items()},
-            frozenset(map(str, terms)),
-            frozenset(map(str, places)),
-            frozenset(map(str, regions)),
-            frozenset(map(str, headline)),
-            language if isinstance(language, str) else None,
-        )
+    def from_json(cls, raw: dict[str, Any]) -> StoryFeatures:
+        """Features as `to_json` wrote them (read for every candidate of every lookup: kept lean)."""
+        try:
+            return cls(
+                raw["e"],
+                frozenset(raw["t"]),
+                frozenset(raw["p"]),
+                frozenset(raw["r"]),
+                frozenset(raw["h"]),
+                raw["l"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not stored story features: {raw!r:.200}") from exc
 
 
 def key_hash(key: str) -> int:
