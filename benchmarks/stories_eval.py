@@ -190,7 +190,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--join", type=float, default=assign.JOIN_THRESHOLD)
     parser.add_argument("--merge", type=float, default=assign.MERGE_THRESHOLD)
     parser.add_argument("--errors", action="store_true", help="print the predicted stories")
+    parser.add_argument("--sweep", action="store_true", help="re-score over decays and thresholds")
     args = parser.parse_args(argv)
+    if args.sweep:
+        chosen = assign.DECAY_DAYS
+        print("decay_days join  bcubed_f1  cross_recall  followup_recall  hard_negatives_merged")
+        for decay in (5.0, 7.0, 10.0):
+            assign.DECAY_DAYS = decay
+            for join in (0.35, 0.4, 0.45, 0.5, 0.55):
+                r = evaluate(join=join, merge=max(join, args.merge))
+                print(
+                    f"{decay:10.1f} {join:4.2f}  {r['bcubed']['f1']:9.4f}  "
+                    f"{r['cross_lingual_recall']:12.4f}  {r['followup_recall']:15.4f}  "
+                    f"{len(r['hard_negatives_merged']):21d}"
+                )
+        assign.DECAY_DAYS = chosen
     report = evaluate(join=args.join, merge=args.merge)
     print(
         f"{report['items']} articles, {report['stories']} labelled stories, "

@@ -122,3 +122,17 @@ def test_updates_need_once_per_story() -> None:
     with pytest.raises(ValueError, match="once_per: story"):
         AlertConfig(name="x", query="Anbar", updates=StoryUpdates(new_language=True))
     assert AlertConfig(name="x", query="Anbar").once_per == "cluster"
+
+
+def test_a_shared_place_alone_does_not_link_two_languages() -> None:
+    # Found on the demo site: a feature on smuggling and a drone strike, both in Albu Kamal.
+    en = feats("In Albu Kamal, smugglers work the night", "Smugglers cross near Albu Kamal at night.")
+    ar = feats("غارة بطائرة مسيرة تستهدف سيارة في ريف البوكمال", "استهدفت طائرة مسيرة سيارة في ريف البوكمال.", "ar")
+    assert similarity(en, ar, days_apart=0) == 0.0
+
+
+def test_naming_the_same_countries_is_not_a_story() -> None:
+    a = feats("Syria's central bank tightens rules", "Syria and Iraq traders react.")
+    b = feats("Iraq and Syria agree to coordinate patrols", "Iraq and Syria will patrol the border.")
+    assert not a.entities and not b.entities
+    assert similarity(a, b, days_apart=0) < 0.45

@@ -9,6 +9,8 @@ EMNLP 2018: entity and term similarities, weighted down by the time between the 
   entities alone, articles in one language also by their wording;
 - two articles naming places, none of them the same or one inside the other (Rutba is in
   Anbar), are different events: a templated bulletin "killed N militants in X" for another X;
+- two articles in different languages must share more than a place (an actor, a kind of event
+  such as a drone strike or an ambush, a number): a place alone is the setting of many stories;
 - each headline must name something (an entity, a number, or in one language a term) that the
   other article's headline or lead names: a roundup or analysis whose lead recaps an event does
   not name it in its headline ("Week in review: Iraq's security in seven days");
@@ -32,7 +34,7 @@ JOIN_THRESHOLD = 0.45
 MERGE_THRESHOLD = 0.6
 WINDOW = timedelta(days=7)
 GRACE_DAYS = 1.0
-DECAY_DAYS = 5.0
+DECAY_DAYS = 7.0
 CROSS_LINGUAL_FACTOR = 0.8
 
 
@@ -80,6 +82,12 @@ def _anchored(a: StoryFeatures, b: StoryFeatures, *, same_language: bool) -> boo
     return not a.headline.isdisjoint(named)
 
 
+def _corroborated(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether two articles share more than a place: an actor, a kind of event or a number."""
+    settings = {f"e:{p}" for p in a.places | a.regions | b.places | b.regions}
+    return bool((a.entities.keys() & b.entities.keys()) - settings)
+
+
 def similarity(a: StoryFeatures, b: StoryFeatures, *, days_apart: float) -> float:
     """How likely two articles report one story, 0..1."""
     if places_conflict(a, b):
@@ -89,6 +97,8 @@ def similarity(a: StoryFeatures, b: StoryFeatures, *, days_apart: float) -> floa
         _anchored(a, b, same_language=same_language)
         and _anchored(b, a, same_language=same_language)
     ):
+        return 0.0
+    if not same_language and not _corroborated(a, b):
         return 0.0
     entities = _weighted_dice(a.entities, b.entities)
     terms = _dice(a.terms, b.terms) if same_language else 0.0

@@ -23,7 +23,7 @@ MAX_TERMS = 40
 PLACE_WEIGHT = 3.0
 PARENT_PLACE_WEIGHT = 1.0
 ACTOR_WEIGHT = 1.5
-COUNTRY_WEIGHT = 0.5
+EVENT_WEIGHT = 1.0
 NUMBER_WEIGHT = 1.0
 _NUMBER = re.compile(r"^[0-9]{1,5}$")
 
@@ -61,8 +61,8 @@ class StoryFeatures:
 
     def index_keys(self) -> list[int]:
         """Keys a later article finds this one by: its actors and places, else its terms."""
-        # Countries are named by nearly every article here: as keys they would find everything.
-        named = [k for k, w in self.entities.items() if k.startswith("e:") and w != COUNTRY_WEIGHT]
+        # What happened (an event kind) is shared by too many articles to find candidates by.
+        named = [k for k, w in self.entities.items() if k.startswith("e:") and w != EVENT_WEIGHT]
         return [key_hash(k) for k in (named or sorted(self.terms)[:MAX_TERMS])]
 
     def to_json(self) -> dict[str, Any]:
@@ -127,8 +127,10 @@ def story_features(
                     entities.setdefault(entry_key(parent), PARENT_PLACE_WEIGHT)
         elif entry.kind == "actor":
             entities[entry_key(entry.id)] = ACTOR_WEIGHT
-        else:
-            entities.setdefault(entry_key(entry.id), COUNTRY_WEIGHT)
+        elif entry.kind == "event":
+            entities[entry_key(entry.id)] = EVENT_WEIGHT
+        # Countries are matched (so "Iraqi" is not a key term) but not kept: nearly every article
+        # here names Iraq or Syria, and two articles sharing only that are not one story.
     terms: list[str] = []
     for i, token in enumerate(tokens):
         if i in covered or token == "\n":

@@ -20,7 +20,7 @@ from newsmon.textnorm import arabic_variants, tokenize
 
 PACKAGED = Path(__file__).with_name("gazetteer.yaml")
 FILE_NAME = "gazetteer.yaml"
-Kind = Literal["actor", "place", "country"]
+Kind = Literal["actor", "place", "country", "event"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Longest name, in words, that the matcher looks for (bounds the work per token).
 MAX_NAME_WORDS = 8
@@ -134,8 +134,10 @@ def parse_entries(raw: Any, *, where: str) -> list[Entry]:
         if not isinstance(entry_id, str) or not _ID.match(entry_id):
             raise GazetteerError(f"{label}: id must be [a-z0-9-], got {entry_id!r}")
         label = f"{where}: entry {entry_id!r}"
-        if kind not in ("actor", "place", "country"):
-            raise GazetteerError(f"{label}: kind must be actor, place or country, got {kind!r}")
+        if kind not in ("actor", "place", "country", "event"):
+            raise GazetteerError(
+                f"{label}: kind must be actor, place, country or event, got {kind!r}"
+            )
         if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
             raise GazetteerError(f"{label}: names must be a non-empty list of strings")
         within = item.get("within")
