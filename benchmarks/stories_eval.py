@@ -188,7 +188,7 @@ def evaluate(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--join", type=float, default=assign.JOIN_THRESHOLD)
-    parser.add_argument("--merge", type=float, default=assign.MERGE_THRESHOLD)
+    parser.add_argument("--merge", type=float, default=None, help="default: --join")
     parser.add_argument("--errors", action="store_true", help="print the predicted stories")
     parser.add_argument("--sweep", action="store_true", help="re-score over decays and thresholds")
     args = parser.parse_args(argv)
@@ -198,14 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for decay in (5.0, 7.0, 10.0):
             assign.DECAY_DAYS = decay
             for join in (0.35, 0.4, 0.45, 0.5, 0.55):
-                r = evaluate(join=join, merge=max(join, args.merge))
+                r = evaluate(join=join, merge=join)
                 print(
                     f"{decay:10.1f} {join:4.2f}  {r['bcubed']['f1']:9.4f}  "
                     f"{r['cross_lingual_recall']:12.4f}  {r['followup_recall']:15.4f}  "
                     f"{len(r['hard_negatives_merged']):21d}"
                 )
         assign.DECAY_DAYS = chosen
-    report = evaluate(join=args.join, merge=args.merge)
+    report = evaluate(join=args.join, merge=args.merge if args.merge is not None else args.join)
     print(
         f"{report['items']} articles, {report['stories']} labelled stories, "
         f"{report['predicted_stories']} predicted"

@@ -108,3 +108,20 @@ def _alert_section(alerts: Sequence[AlertLine]) -> list[str]:
 def _link(url: str) -> str:
     """A URL safe inside Markdown's (...) link target."""
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+def story_section(stories: Sequence[Mapping[str, object]]) -> list[str]:
+    """Markdown lines for the stories a run touched (newsmon.story_store.touched_stories)."""
+    lines = []
+    for story in stories:
+        articles = story["articles"]
+        assert isinstance(articles, list)
+        outlets = story["outlets"]
+        languages = story["languages"]
+        assert isinstance(outlets, list) and isinstance(languages, list)
+        lines.append(
+            f"- **{escape_markdown(str(story['headline'] or '?'))}**: {len(articles)} articles "
+            f"({story['new_articles']} new), {len(outlets)} outlets "
+            f"({escape_markdown(', '.join(outlets))}), languages {', '.join(languages) or '?'}"
+        )
+    return lines

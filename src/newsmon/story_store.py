@@ -336,3 +336,39 @@ def story_updates(
         if reason is not None:
             found.append((rule, reason))
     return found
+
+
+def touched_stories(
+    session: Session, article_ids: Sequence[int], *, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The stories these articles joined or began, as export records with `new_articles` added,
+    most languages, then most outlets and articles first (top `limit`): a run's digest."""
+    article = Article.__table__
+    new: dict[int, int] = {}
+    ids = list(article_ids)
+    for start in range(0, len(ids), 500):
+        for story_id, count in session.connection().execute(
+            sa.select(article.c.story_id, sa.func.count())
+            .where(article.c.id.in_(ids[start : start + 500]), article.c.story_id.is_not(None))
+            .group_by(article.c.story_id)
+        ):
+            new[story_id] = int(count)
+    records = []
+    for story_id, count in new.items():
+        rows = session.connection().execute(
+            sa.select(
+                article.c.story_id,
+                article.c.id,
+                article.c.title,
+                article.c.source,
+                article.c.language,
+                article.c.published_at,
+                article.c.fetched_at,
+            )
+            .where(article.c.story_id == story_id)
+            .order_by(article.c.id)
+        ).all()
+        if rows:
+            records.append({**_story_record(rows), "new_articles": count})
+    records.sort(key=lambda r: (-len(r["languages"]), -len(r["outlets"]), -len(r["articles"]), r["id"]))
+    return records[:limit]

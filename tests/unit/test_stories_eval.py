@@ -45,3 +45,16 @@ def test_cross_lingual_pairs_are_linked(report: dict[str, Any]) -> None:
 
 def test_no_hard_negative_is_merged(report: dict[str, Any]) -> None:
     assert report["hard_negatives_merged"] == []
+
+
+def test_the_stories_do_not_depend_on_arrival_order(report: dict[str, Any]) -> None:
+    import random
+
+    evaluation = sys.modules["stories_eval_benchmark"]
+    items = evaluation.load_items()
+    expected = {frozenset(ids) for ids in report["predicted"].values()}
+    for seed in range(3):
+        shuffled = items[:]
+        random.Random(seed).shuffle(shuffled)
+        found = evaluation.evaluate(shuffled)["predicted"].values()
+        assert {frozenset(ids) for ids in found} == expected, seed

@@ -6,18 +6,19 @@ EMNLP 2018: entity and term similarities, weighted down by the time between the 
   same keys in every language;
 - term similarity: Dice over the key terms of headline and lead, for two articles in one language;
 - base = max(0.8 * entities, (entities + terms) / 2): articles in two languages are linked by
-  entities alone, articles in one language also by their wording;
+  entities alone, articles in one language also by their wording; the first part only when the
+  two share more than a place (an actor, a kind of event such as a drone strike or an ambush,
+  a number): a place alone is the setting of many stories, and two languages need it;
 - two articles naming places, none of them the same or one inside the other (Rutba is in
   Anbar), are different events: a templated bulletin "killed N militants in X" for another X;
-- two articles in different languages must share more than a place (an actor, a kind of event
-  such as a drone strike or an ambush, a number): a place alone is the setting of many stories;
 - each headline must name something (an entity, a number, or in one language a term) that the
   other article's headline or lead names: a roundup or analysis whose lead recaps an event does
   not name it in its headline ("Week in review: Iraq's security in seven days");
 - decay: exp(-max(0, days - GRACE_DAYS) / DECAY_DAYS), and no candidate beyond WINDOW.
 An article joins the story of its best-scoring earlier article at JOIN_THRESHOLD or more; when it
-scores MERGE_THRESHOLD or more against articles of several stories, those stories are merged
-into the oldest (smallest id), so which of two reports arrived first does not split a story.
+scores MERGE_THRESHOLD (the same) or more against articles of several stories, those stories are
+merged into the oldest (smallest id): stories are then the connected components of the links,
+whatever order the articles arrive in.
 Thresholds were chosen on tests/fixtures/stories_eval (benchmarks/stories_eval.py, docs/STORIES.md).
 """
 
@@ -31,7 +32,9 @@ from datetime import datetime, timedelta
 from newsmon.stories.features import StoryFeatures
 
 JOIN_THRESHOLD = 0.45
-MERGE_THRESHOLD = 0.6
+# Every link counts (single linkage): the stories an article links are merged, so the partition
+# does not depend on which article arrived first (two concurrent runs make the stories one run makes).
+MERGE_THRESHOLD = JOIN_THRESHOLD
 WINDOW = timedelta(days=7)
 GRACE_DAYS = 1.0
 DECAY_DAYS = 7.0
@@ -98,11 +101,12 @@ def similarity(a: StoryFeatures, b: StoryFeatures, *, days_apart: float) -> floa
         and _anchored(b, a, same_language=same_language)
     ):
         return 0.0
-    if not same_language and not _corroborated(a, b):
+    corroborated = _corroborated(a, b)
+    if not same_language and not corroborated:
         return 0.0
     entities = _weighted_dice(a.entities, b.entities)
     terms = _dice(a.terms, b.terms) if same_language else 0.0
-    base = max(CROSS_LINGUAL_FACTOR * entities, (entities + terms) / 2)
+    base = max(CROSS_LINGUAL_FACTOR * entities if corroborated else 0.0, (entities + terms) / 2)
     return base * math.exp(-max(0.0, abs(days_apart) - GRACE_DAYS) / DECAY_DAYS)
 
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsmon.dedup import strip_dateline
 from newsmon.stories.gazetteer import Gazetteer
 from newsmon.textnorm import arabic_variants, tokenize
 
@@ -26,6 +27,27 @@ ACTOR_WEIGHT = 1.5
 EVENT_WEIGHT = 1.0
 NUMBER_WEIGHT = 1.0
 _NUMBER = re.compile(r"^[0-9]{1,5}$")
+# Casualty counts are written as words as often as digits, in both languages ("four soldiers",
+# "أربعة جنود"): the same number links a report to its translation.
+_NUMBER_WORDS = {
+    word: value
+    for value, names in {
+        3: "three ثلاثة ثلاث",
+        4: "four أربعة أربع",
+        5: "five خمسة خمس",
+        6: "six ستة ست",
+        7: "seven سبعة سبع",
+        8: "eight ثمانية ثماني",
+        9: "nine تسعة تسع",
+        10: "ten عشرة عشر",
+        11: "eleven",
+        12: "twelve",
+        20: "twenty عشرين عشرون",
+        100: "hundred مئة مائة",
+    }.items()
+    for name in names.split()
+    for word in tokenize(name)
+}
 
 _STOPWORDS_EN = frozenset(
     """a about after against all also an and any are as at be been before but by can could did do
@@ -106,7 +128,8 @@ def story_features(
 ) -> StoryFeatures:
     """The features of an article's headline and lead."""
     headline = tokenize(title or "")
-    lead = tokenize(" ".join(text.split()[: LEAD_WORDS + 20]))[:LEAD_WORDS]
+    # "BAGHDAD (Levant Wire) —" names where the bureau is, not where the story happened.
+    lead = tokenize(strip_dateline(" ".join(text.split()[: LEAD_WORDS + 20])))[:LEAD_WORDS]
     tokens = [*headline, "\n", *lead]  # a separator no name can span
     entities: dict[str, float] = {}
     places: set[str] = set()
@@ -135,8 +158,8 @@ def story_features(
     for i, token in enumerate(tokens):
         if i in covered or token == "\n":
             continue
-        if _NUMBER.match(token):
-            value = int(token)
+        if _NUMBER.match(token) or token in _NUMBER_WORDS:
+            value = int(token) if token.isdigit() else _NUMBER_WORDS[token]
             # Years and small counts ("1", "2") say little about which event it is.
             if 2 < value < 1900 or value > 2100:
                 entities.setdefault(f"n:{value}", NUMBER_WEIGHT)
