@@ -5,10 +5,10 @@ EMNLP 2018: entity and term similarities, weighted down by the time between the 
 - entity similarity: weighted Dice over gazetteer actors and places and the numbers named, the
   same keys in every language;
 - term similarity: Dice over the key terms of headline and lead, for two articles in one language;
-- base = max(0.8 * entities, (entities + terms) / 2): articles in two languages are linked by
-  entities alone, articles in one language also by their wording; the first part only when the
-  two share more than a place (an actor, a kind of event such as a drone strike or an ambush,
-  a number): a place alone is the setting of many stories, and two languages need it;
+- base: in one language (entities + terms) / 2, so the wording must agree too (one actor and
+  one province are the setting of many stories); across languages 0.8 * entities, and only when
+  the two share more than a place (an actor, a kind of event such as a drone strike or an
+  ambush, a number);
 - two articles naming places, none of them the same or one inside the other (Rutba is in
   Anbar), are different events: a templated bulletin "killed N militants in X" for another X;
 - each headline must name something (an entity, a number, or in one language a term) that the
@@ -101,12 +101,11 @@ def similarity(a: StoryFeatures, b: StoryFeatures, *, days_apart: float) -> floa
         and _anchored(b, a, same_language=same_language)
     ):
         return 0.0
-    corroborated = _corroborated(a, b)
-    if not same_language and not corroborated:
+    if not same_language and not _corroborated(a, b):
         return 0.0
     entities = _weighted_dice(a.entities, b.entities)
     terms = _dice(a.terms, b.terms) if same_language else 0.0
-    base = max(CROSS_LINGUAL_FACTOR * entities if corroborated else 0.0, (entities + terms) / 2)
+    base = (entities + terms) / 2 if same_language else CROSS_LINGUAL_FACTOR * entities
     return base * math.exp(-max(0.0, abs(days_apart) - GRACE_DAYS) / DECAY_DAYS)
 
 
