@@ -143,26 +143,30 @@ def measure(url: str, size: int, count: int) -> dict[str, Any]:
             candidates.append(len(found))
             joined += decision.story_id is not None
         features, seen = lookups(size, 1, seed=7)[0]
-        plan = session.connection().exec_driver_sql(
-            "EXPLAIN (ANALYZE, FORMAT JSON) "
-            + str(
-                sa.text(
-                    "WITH near AS (SELECT DISTINCT n.article_id FROM unnest(%(keys)s::bigint[]) AS k(key) "
-                    "CROSS JOIN LATERAL ((SELECT article_id FROM story_key WHERE key = k.key AND "
-                    "seen_at >= %(seen)s AND seen_at <= %(hi)s ORDER BY seen_at LIMIT 25) UNION ALL "
-                    "(SELECT article_id FROM story_key WHERE key = k.key AND seen_at < %(seen)s AND "
-                    "seen_at >= %(lo)s ORDER BY seen_at DESC LIMIT 25)) AS n) SELECT f.article_id, "
-                    "f.features, f.seen_at, a.story_id FROM near JOIN story_features f ON "
-                    "f.article_id = near.article_id JOIN article a ON a.id = f.article_id"
-                )
-            ),
-            {
-                "keys": features.index_keys(),
-                "seen": seen,
-                "lo": seen - timedelta(days=7),
-                "hi": seen + timedelta(days=7),
-            },
-        ).scalar_one()
+        plan = (
+            session.connection()
+            .exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) "
+                + str(
+                    sa.text(
+                        "WITH near AS (SELECT DISTINCT n.article_id FROM unnest(%(keys)s::bigint[]) AS k(key) "
+                        "CROSS JOIN LATERAL ((SELECT article_id FROM story_key WHERE key = k.key AND "
+                        "seen_at >= %(seen)s AND seen_at <= %(hi)s ORDER BY seen_at LIMIT 25) UNION ALL "
+                        "(SELECT article_id FROM story_key WHERE key = k.key AND seen_at < %(seen)s AND "
+                        "seen_at >= %(lo)s ORDER BY seen_at DESC LIMIT 25)) AS n) SELECT f.article_id, "
+                        "f.features, f.seen_at, a.story_id FROM near JOIN story_features f ON "
+                        "f.article_id = near.article_id JOIN article a ON a.id = f.article_id"
+                    )
+                ),
+                {
+                    "keys": features.index_keys(),
+                    "seen": seen,
+                    "lo": seen - timedelta(days=7),
+                    "hi": seen + timedelta(days=7),
+                },
+            )
+            .scalar_one()
+        )
     engine.dispose()
     times.sort()
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -1466,11 +1466,13 @@ def apply_retags(
     notify_urls: Mapping[str, Sequence[str]],
     deliver_alerts: bool,
     now: datetime,
+    story_rules: Collection[str] = (),
 ) -> RetagOutcome:
     """Replace each article's topics and raise the alerts it now matches, in the caller's transaction.
 
     Alerts stay once per (rule, cluster): a cluster that already has the rule's alert gets no new
-    one. Without `deliver_alerts` new alerts are recorded with no delivery queued.
+    one; rules in `story_rules` (`once_per: story`) once per story. Without `deliver_alerts` new
+    alerts are recorded with no delivery queued.
     """
     outcome = RetagOutcome()
     for item in retags:
@@ -1495,7 +1497,10 @@ def apply_retags(
             outcome.topics_removed.update(item.removed)
         for rule, terms in item.alert_matches.items():
             urls = notify_urls.get(rule, ()) if deliver_alerts else ()
-            alert_id = _raise_alert(session, rule, article.cluster_id, article.id, terms, urls, now)
+            key = article.cluster_id
+            if rule in story_rules:  # an article stored before stories has none: its cluster
+                key = session.scalar(sa.select(Article.story_id).where(Article.id == article.id)) or key
+            alert_id = _raise_alert(session, rule, key, article.id, terms, urls, now)
             if alert_id:
                 outcome.alerts[article.source] += 1
                 outcome.alert_ids.append(alert_id)

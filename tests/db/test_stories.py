@@ -225,3 +225,34 @@ def test_once_per_cluster_stays_the_default(engine: Engine) -> None:
     store(engine, [as_draft(by_id[i]) for i in ("a1", "a2", "a3")], config)
     with Session(engine) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 3
+
+
+def test_reprocess_raises_once_per_story_alerts_per_story(engine: Engine) -> None:
+    from newsmon.backfill import retag
+    from newsmon.prepare import Rules
+    from newsmon.store import apply_retags, articles_in_window
+
+    by_id = {item.id: item for item in ITEMS}
+    store(engine, [as_draft(by_id[i]) for i in ("a1", "a2", "a3")])  # no rules yet
+    rule = AlertConfig(name="anbar", query="Anbar OR الأنبار", once_per="story")
+    config = Config(CONFIG.directory, CONFIG.sources, CONFIG.topics, (rule,))
+    with Session(engine) as session, session.begin():
+        articles = articles_in_window(
+            session,
+            start=by_id["a1"].at - timedelta(days=1),
+            end=by_id["a1"].at + timedelta(days=1),
+            sources=None,
+            after_id=0,
+            through_id=10**9,
+            limit=10,
+        )
+        apply_retags(
+            session,
+            retag(articles, Rules(config)),
+            notify_urls={},
+            deliver_alerts=False,
+            now=NOW,
+            story_rules={"anbar"},
+        )
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 1
