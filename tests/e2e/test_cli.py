@@ -224,7 +224,13 @@ def test_demo_prints_articles_topics_and_a_delivered_alert(tmp_path: Path) -> No
     result = run("demo", cwd=tmp_path, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    for heading in ("articles by source", "topics", "stories carried by several outlets", "alerts"):
+    for heading in (
+        "articles by source",
+        "topics",
+        "stories carried by several outlets",
+        "stories across outlets, days and languages",
+        "alerts",
+    ):
         assert heading in out
     assert "the local alert receiver got 0 message" not in out
     assert "second pass" in out
