@@ -111,17 +111,15 @@ def _link(url: str) -> str:
 
 
 def story_section(stories: Sequence[Mapping[str, object]]) -> list[str]:
-    """Markdown lines for the stories a run touched (newsmon.story_store.touched_stories)."""
+    """One line of plain text per story a run touched (newsmon.story_store.touched_stories), for
+    `render_digest`'s extra sections (which escape and list them)."""
     lines = []
     for story in stories:
-        articles = story["articles"]
-        assert isinstance(articles, list)
-        outlets = story["outlets"]
-        languages = story["languages"]
-        assert isinstance(outlets, list) and isinstance(languages, list)
+        articles, outlets, languages = story["articles"], story["outlets"], story["languages"]
+        assert isinstance(articles, list) and isinstance(outlets, list)
+        assert isinstance(languages, list)
         lines.append(
-            f"- **{escape_markdown(str(story['headline'] or '?'))}**: {len(articles)} articles "
-            f"({story['new_articles']} new), {len(outlets)} outlets "
-            f"({escape_markdown(', '.join(outlets))}), languages {', '.join(languages) or '?'}"
+            f"{story['headline'] or '?'}: {len(articles)} articles ({story['new_articles']} new), "
+            f"{len(outlets)} outlets ({', '.join(outlets)}), languages {', '.join(languages) or '?'}"
         )
     return lines

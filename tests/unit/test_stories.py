@@ -136,3 +136,22 @@ def test_naming_the_same_countries_is_not_a_story() -> None:
     b = feats("Iraq and Syria agree to coordinate patrols", "Iraq and Syria will patrol the border.")
     assert not a.entities and not b.entities
     assert similarity(a, b, days_apart=0) < 0.45
+
+
+def test_the_run_digest_lists_stories_with_their_languages() -> None:
+    from newsmon.digest import render_digest, story_section
+
+    story = {
+        "id": 11,
+        "headline": "IS attack kills four soldiers [Anbar]",
+        "articles": [11, 13, 14],
+        "outlets": ["alrafidain-news", "levant-wire"],
+        "languages": ["ar", "en"],
+        "new_articles": 2,
+    }
+    markdown = render_digest("run", None, [], extra_sections={"Stories": story_section([story])})
+    assert "## Stories" in markdown
+    assert (
+        "- IS attack kills four soldiers \\[Anbar\\]: 3 articles (2 new), 2 outlets "
+        "(alrafidain-news, levant-wire), languages ar, en"
+    ) in markdown.replace("\\(", "(").replace("\\)", ")")
