@@ -305,6 +305,13 @@ def load_config(directory: Path | str) -> Config:
             continue
         loaded[key] = _load_entries(path, key, model, problems)
     _check_unique_names(directory, loaded, problems)
+    if (directory / "gazetteer.yaml").exists():  # optional (docs/STORIES.md): refused up front too
+        from newsmon.stories.gazetteer import GazetteerError, load_gazetteer
+
+        try:
+            load_gazetteer(directory)
+        except GazetteerError as exc:
+            problems.append(str(exc))
     if problems:
         raise ConfigError(problems)
     return Config(

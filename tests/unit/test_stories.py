@@ -155,3 +155,14 @@ def test_the_run_digest_lists_stories_with_their_languages() -> None:
         "- IS attack kills four soldiers \\[Anbar\\]: 3 articles (2 new), 2 outlets "
         "(alrafidain-news, levant-wire), languages ar, en"
     ) in markdown.replace("\\(", "(").replace("\\)", ")")
+
+
+def test_an_invalid_gazetteer_in_the_config_folder_refuses_the_config(tmp_path: Path) -> None:
+    from newsmon.settings import ConfigError, load_config
+
+    (tmp_path / "sources.yaml").write_text(
+        "sources:\n  - name: wire\n    url: https://wire.example/rss\n", encoding="utf-8"
+    )
+    (tmp_path / "gazetteer.yaml").write_text("entries:\n  - {id: Bad Id, kind: place, names: [X]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"gazetteer.yaml: entry 1: id must be"):
+        load_config(tmp_path)
