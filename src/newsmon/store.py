@@ -471,15 +471,19 @@ def store_articles(
             seen_at=_publication_order(ready),
             now=now,
         )
+        just_alerted = set()
         for rule, terms in ready.alert_matches.items():
             urls = notify_urls.get(rule, ()) if deliver_alerts else ()
             key = story.story_id if rule in story_alerts else cluster_id
             raised = _raise_alert(session, rule, key, article_id, terms, urls, now)
             if raised is not None:
+                just_alerted.add(rule)
                 outcome.count(draft.source, alerts=1)
                 alert_ids.append(raised)
         if not story.new:
-            for raised in story_updates(session, story, article_id, draft, story_alerts):
+            # A rule whose alert this very article raised has nothing to update yet.
+            policies = {r: p for r, p in story_alerts.items() if r not in just_alerted}
+            for raised in story_updates(session, story, article_id, draft, policies):
                 urls = notify_urls.get(raised[0], ()) if deliver_alerts else ()
                 update = _raise_alert(
                     session, raised[0], article_id, article_id, (), urls, now, raised[1]

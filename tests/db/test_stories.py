@@ -256,3 +256,21 @@ def test_reprocess_raises_once_per_story_alerts_per_story(engine: Engine) -> Non
         )
     with Session(engine) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 1
+
+
+def test_the_article_that_raises_a_story_alert_raises_no_update_with_it(engine: Engine) -> None:
+    rule = AlertConfig(
+        name="anbar-en",
+        query="Anbar",  # English only: the Arabic report stored first does not match
+        notify=("json://127.0.0.1:9/x",),
+        once_per="story",
+        updates=StoryUpdates(new_language=True),
+    )
+    config = Config(CONFIG.directory, CONFIG.sources, CONFIG.topics, (rule,))
+    by_id = {item.id: item for item in ITEMS}
+    policies = {rule.name: rule.updates}
+    store(engine, [as_draft(by_id["a3"])], config, story_alerts=policies)
+    store(engine, [as_draft(by_id["a1"])], config, story_alerts=policies)
+    with Session(engine) as session:
+        alerts = list(session.scalars(sa.select(Alert)))
+    assert [a.story_update for a in alerts] == [None]
