@@ -707,6 +707,7 @@ class PendingDelivery:
     created_at: datetime = _EPOCH  # when the alert was raised
     next_attempt_at: datetime | None = None
     channel_label: str = ""
+    story_update: str | None = None  # an update message about a story (newsmon.stories.updates)
 
 
 def pending_deliveries(
@@ -761,6 +762,7 @@ def pending_deliveries(
                 created_at=alert.created_at,
                 next_attempt_at=delivery.next_attempt_at,
                 channel_label=delivery.channel_label,
+                story_update=alert.story_update,
             )
         )
     return result

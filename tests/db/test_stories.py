@@ -215,7 +215,7 @@ def test_once_per_story_alerts_once_for_both_languages_and_updates_when_arabic_a
         titles = [m["title"] for m in receiver.received]
         assert len(titles) == 2, titles
         assert titles[0] == f"[anbar-story] {by_id['a1'].title}"
-        assert by_id["a3"].title in titles[1]
+        assert titles[1] == f"[anbar-story] Story update, now also in ar: {by_id['a3'].title}"
 
 
 def test_once_per_cluster_stays_the_default(engine: Engine) -> None:

@@ -32,3 +32,15 @@ def update_reason(
     if policy.every_articles and total % policy.every_articles == 0:
         return f"articles:{total}"
     return None
+
+
+def describe_update(reason: str) -> str:
+    """An update's reason for people: "language:ar" -> "now also in ar"."""
+    kind, _, value = reason.partition(":")
+    if kind == "language":
+        return f"now also in {value}"
+    if kind == "outlet":
+        return f"now also on {value}"
+    if kind == "articles":
+        return f"{value} articles"
+    return reason
