@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy.orm import Session
 
-from newsmon.digest import TOP_STORIES, render_digest
+from newsmon.digest import TOP_STORIES, render_digest, story_section
 from newsmon.settings import Settings
 from newsmon.store import alert_digest, story_digest
+from newsmon.story_store import touched_stories
 from newsmon.tasks.runtime import engine_for
 
 
@@ -29,6 +30,11 @@ def publish_digest(
     with Session(engine_for(settings.database_url)) as session:
         lines = story_digest(session, article_ids, limit=TOP_STORIES) if stories else None
         alerts = alert_digest(session, article_ids=article_ids, alert_ids=alert_ids)
+        if stories and article_ids:
+            # Stories across outlets, days and languages (docs/STORIES.md), beside copy clusters.
+            section = story_section(touched_stories(session, article_ids, limit=TOP_STORIES))
+            if section:
+                extra_sections = {"Stories (across languages and days)": section, **(extra_sections or {})}
     markdown = render_digest(heading, lines, alerts, notes=notes, extra_sections=extra_sections)
     create_markdown_artifact(markdown=markdown, key=key, description=heading)
     return markdown

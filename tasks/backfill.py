@@ -174,6 +174,7 @@ def retag_articles(
             notify_urls=notify_urls,
             deliver_alerts=deliver_alerts,
             now=now,
+            story_rules={a.name for a in config.alerts if a.once_per == "story"},
         )
         last_id = articles[-1].id if articles else through_id
         done = len(articles) < settings.batch_size or last_id >= through_id

@@ -56,6 +56,7 @@ def store_batch(
             deliver_alerts=deliver_alerts,
             now=now,
             near_duplicate_threshold=settings.near_duplicate_threshold,
+            story_alerts={a.name: a.updates for a in config.alerts if a.once_per == "story"},
         )
         record_failures(session, failures, now=now, max_attempts=settings.max_page_attempts)
     if deliver_alerts:  # committed: announce the new alerts (backfills deliver nothing, not even events)

@@ -360,7 +360,14 @@ def _export(kind: str, fmt: str, output: Path | None) -> None:
         fail(f"unknown export format {fmt!r}: use jsonl", 2)
     settings = _settings()
     engine = _prepared_engine(settings, upgrade=False)
-    records = {"articles": iter_articles, "alerts": iter_alerts, "clusters": iter_clusters}[kind]
+    from newsmon.story_store import iter_stories
+
+    records = {
+        "articles": iter_articles,
+        "alerts": iter_alerts,
+        "clusters": iter_clusters,
+        "stories": iter_stories,
+    }[kind]
     handle = output.open("w", encoding="utf-8") if output else sys.stdout
     count = 0
     try:
@@ -384,6 +391,12 @@ def export_articles(fmt: FormatOption = "jsonl", output: OutputOption = None) ->
 def export_clusters(fmt: FormatOption = "jsonl", output: OutputOption = None) -> None:
     """Every story cluster of two or more articles (size, outlets, first/last seen), largest first."""
     _export("clusters", fmt, output)
+
+
+@export_app.command("stories")
+def export_stories(fmt: FormatOption = "jsonl", output: OutputOption = None) -> None:
+    """Every story (id, headline, first/last seen, articles, outlets, languages), oldest first."""
+    _export("stories", fmt, output)
 
 
 @export_app.command("alerts")

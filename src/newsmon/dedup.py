@@ -165,6 +165,10 @@ def _strip_dateline(line: str) -> str:
     return line
 
 
+# Stories read the lead without its dateline too (newsmon.stories.features).
+strip_dateline = _strip_dateline
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _word_hash(word: str) -> int:
     stems = arabic_variants(word)

@@ -108,3 +108,18 @@ def _alert_section(alerts: Sequence[AlertLine]) -> list[str]:
 def _link(url: str) -> str:
     """A URL safe inside Markdown's (...) link target."""
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+def story_section(stories: Sequence[Mapping[str, object]]) -> list[str]:
+    """One line of plain text per story a run touched (newsmon.story_store.touched_stories), for
+    `render_digest`'s extra sections (which escape and list them)."""
+    lines = []
+    for story in stories:
+        articles, outlets, languages = story["articles"], story["outlets"], story["languages"]
+        assert isinstance(articles, list) and isinstance(outlets, list)
+        assert isinstance(languages, list)
+        lines.append(
+            f"{story['headline'] or '?'}: {len(articles)} articles ({story['new_articles']} new), "
+            f"{len(outlets)} outlets ({', '.join(outlets)}), languages {', '.join(languages) or '?'}"
+        )
+    return lines

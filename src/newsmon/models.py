@@ -85,6 +85,9 @@ class Article(SQLModel, table=True):
     signature: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     duplicate_of: int | None = Field(default=None, foreign_key="article.id", index=True)
     fetched_at: datetime = _ts(nullable=False, index=True)
+    # The story (newsmon.stories) the article belongs to: the id of the story's first article.
+    # Null only for articles stored before stories existed.
+    story_id: int | None = Field(default=None, index=True)
 
 
 class ArticleTopic(SQLModel, table=True):
@@ -121,6 +124,10 @@ class Alert(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
     delivered_at: datetime | None = _ts()
     attempts: int = 0
+    # For a rule with `once_per: story`, cluster_id holds the story id; an update message about
+    # such a story (it gained a language, an outlet, articles) is an alert row of its own, keyed
+    # by the article that brought the change, with the reason here ("language:ar", ...).
+    story_update: str | None = Field(default=None, max_length=100)
 
 
 class AlertDelivery(SQLModel, table=True):
@@ -211,3 +218,55 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     holder: str = Field(max_length=64)
     expires_at: datetime = _ts(nullable=False)
+
+
+class Story(SQLModel, table=True):
+    """A story: copy clusters about one event, across outlets, days and languages.
+
+    Its id is the id of its first article, so it never changes; a story merged into an older one
+    keeps its row, with `merged_into` set (and a StoryMerge row saying why).
+    """
+
+    __tablename__ = "story"
+
+    id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("article.id"), primary_key=True))
+    created_at: datetime = _ts(nullable=False)
+    merged_into: int | None = Field(default=None, foreign_key="story.id", index=True)
+
+
+class StoryMerge(SQLModel, table=True):
+    """A story merged into an older one, when an article linked the two."""
+
+    __tablename__ = "story_merge"
+
+    story_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("story.id"), primary_key=True)
+    )
+    into_story_id: int = Field(foreign_key="story.id", index=True)
+    article_id: int = Field(foreign_key="article.id")  # the article that linked them
+    score: float
+    merged_at: datetime = _ts(nullable=False)
+
+
+class StoryFeatureRow(SQLModel, table=True):
+    """An article's story features (newsmon.stories.features), for later articles to compare with."""
+
+    __tablename__ = "story_features"
+
+    article_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("article.id"), primary_key=True)
+    )
+    seen_at: datetime = _ts(nullable=False)
+    features: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class StoryKey(SQLModel, table=True):
+    """An article's story index keys (actors, places, else terms), ordered by time for a window scan."""
+
+    __tablename__ = "story_key"
+
+    key: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True))
+    seen_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), primary_key=True))
+    article_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("article.id"), primary_key=True)
+    )

@@ -33,6 +33,7 @@ from newsmon.store import (
     record_message,
     release_lease,
 )
+from newsmon.stories.updates import describe_update
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,12 @@ def retry_delay(attempts: int) -> timedelta:
 
 def alert_item(pending: PendingDelivery) -> AlertItem:
     """What a message says about one outbox row."""
+    title = pending.title
+    if pending.story_update:  # say why the story is news again
+        title = f"Story update, {describe_update(pending.story_update)}: {title or pending.url}"
     return AlertItem(
         rule=pending.rule,
-        title=pending.title,
+        title=title,
         url=pending.url,
         source=pending.source,
         outlets=pending.cluster_sources or (pending.source,),

@@ -14,6 +14,8 @@ from newsmon.dedup import Fingerprint, fingerprint
 from newsmon.query import QueryMatch, RuleSet, parse_query, prepare_document
 from newsmon.records import ArticleDraft, Extracted, Page
 from newsmon.settings import Config
+from newsmon.stories.features import StoryFeatures, story_features
+from newsmon.stories.gazetteer import load_gazetteer
 from newsmon.urls import canonical_url
 
 # Longer URLs are refused: they do not fit a unique index on every engine, and no news site needs them.
@@ -28,6 +30,7 @@ class ReadyArticle:
     fingerprint: Fingerprint
     topics: tuple[str, ...]
     alert_matches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> terms
+    story: StoryFeatures | None = None  # None: the store computes them (packaged gazetteer)
 
 
 class Rules:
@@ -39,6 +42,7 @@ class Rules:
         self._topics = RuleSet(self.topic_queries)
         self._alerts = RuleSet(self.alert_queries)
         self.languages = {s.name: s.language for s in config.sources}
+        self.gazetteer = load_gazetteer(config.directory)
 
     def match(self, draft: ArticleDraft) -> tuple[tuple[str, ...], dict[str, QueryMatch]]:
         """(topic names, alert rule -> match) for one article; alerts may use `topic:`."""
@@ -88,6 +92,12 @@ def prepare_articles(drafts: Sequence[ArticleDraft], rules: Rules) -> list[Ready
                 fingerprint=fingerprint(title=draft.title, text=draft.text),
                 topics=topics,
                 alert_matches={rule: match.terms for rule, match in alerts.items()},
+                story=story_features(
+                    title=draft.title,
+                    text=draft.text,
+                    language=draft.language,
+                    gazetteer=rules.gazetteer,
+                ),
             )
         )
     return ready

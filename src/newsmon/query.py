@@ -5,7 +5,11 @@ Grammar (precedence NOT > AND > OR; two operands side by side mean AND)::
     or   := and ("OR" and)*
     and  := not (["AND"] not)*
     not  := "NOT" not | "(" or ")" | atom
-    atom := word | word* | "a phrase" | topic:NAME | source:NAME | lang:xx
+    atom := word | word* | "a phrase" | topic:NAME | source:NAME | lang:xx | alias:ID
+
+`alias:ID` stands for any name of a gazetteer entry (newsmon.stories.gazetteer, the packaged
+gazetteer.yaml), each name as a phrase: `alias:isis` is ISIS OR Daesh OR داعش OR "الدولة
+الإسلامية" OR ...
 
 Words compare after `textnorm.normalize`. A query word also matches a document word that
 `textnorm.arabic_variants` strips to it ("داعش" matches "لداعش"); the query side is not stripped,
@@ -309,7 +313,7 @@ class Query:
 class _Token:
     kind: str  # "(", ")", "AND", "OR", "NOT", "atom"
     position: int
-    node: _Term | _Field | None = None
+    node: _Node | None = None
 
 
 def _lex(text: str) -> list[_Token]:
@@ -331,7 +335,10 @@ def _lex(text: str) -> list[_Token]:
                 quoted = _LEXEME.match(text, pos)
                 assert quoted is not None
                 value, pos = _unquote(quoted.group(), pos), quoted.end()
-            tokens.append(_Token("atom", start, _field(name, value, start)))
+            if name.lower() == "alias":
+                tokens.append(_Token("atom", start, _alias(value, start)))
+            else:
+                tokens.append(_Token("atom", start, _field(name, value, start)))
         else:
             tokens.append(_Token("atom", start, _term(lexeme, start)))
     return tokens
@@ -343,10 +350,22 @@ def _unquote(lexeme: str, position: int) -> str:
     return lexeme[1:-1].strip()
 
 
+def _alias(entry_id: str, position: int) -> _Node:
+    """Any name of a gazetteer entry, each as a phrase."""
+    from newsmon.stories.gazetteer import packaged_gazetteer
+
+    entry = packaged_gazetteer().entries.get(entry_id.lower())
+    if entry is None:
+        hint = "alias ids are the ids of src/newsmon/stories/gazetteer.yaml (isis, pmf, anbar, ...)"
+        raise QuerySyntaxError(f"unknown alias {entry_id!r}", position, hint)
+    terms = tuple(_term(name, position) for name in dict.fromkeys(entry.names))
+    return terms[0] if len(terms) == 1 else _Op("OR", terms)
+
+
 def _field(name: str, value: str, position: int) -> _Field:
     if name.lower() not in FIELDS:
         # A URL or a time ("10:30") lands here too; quoting it makes it a phrase.
-        hint = "fields are topic:, source:, lang:; quote text that contains a colon"
+        hint = "fields are topic:, source:, lang:, alias:; quote text that contains a colon"
         raise QuerySyntaxError(f"unknown field {name!r}", position, hint)
     name = name.lower()
     if not value:

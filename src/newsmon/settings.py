@@ -183,8 +183,19 @@ class TopicConfig(BaseModel):
     _query = field_validator("query")(_check_query)
 
 
+class StoryUpdates(BaseModel):
+    """When an alert raised `once_per: story` is followed by an update message (all optional)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    new_language: bool = False  # the story is now reported in another language
+    new_outlet: bool = False  # another outlet carries it
+    every_articles: int | None = Field(default=None, ge=1)  # each time N more articles join it
+    max_updates: int = Field(default=3, ge=1)  # per story, ever (updates are capped, not endless)
+
+
 class AlertConfig(BaseModel):
-    """A named query whose matches notify people, once per story cluster."""
+    """A named query whose matches notify people, once per copy cluster (or per story)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -197,6 +208,9 @@ class AlertConfig(BaseModel):
     quiet_hours: str | None = None  # "22:00-07:00", in `timezone`
     timezone: str = "UTC"  # for quiet_hours and the times shown in messages
     max_per_hour: int | None = Field(default=None, ge=1)
+    # Stories (newsmon.stories): one alert per story instead of per copy cluster, and updates.
+    once_per: Literal["cluster", "story"] = "cluster"
+    updates: StoryUpdates | None = None
 
     _name = field_validator("name")(_check_slug)
     _query = field_validator("query")(_check_query)
@@ -244,6 +258,8 @@ class AlertConfig(BaseModel):
     def _every_needs_digest(self) -> AlertConfig:
         if self.every is not None and self.mode != "digest":
             raise ValueError("every: only used with mode: digest (add mode: digest, or remove it)")
+        if self.updates is not None and self.once_per != "story":
+            raise ValueError("updates: only used with once_per: story (add it, or remove updates)")
         return self
 
 
@@ -289,6 +305,13 @@ def load_config(directory: Path | str) -> Config:
             continue
         loaded[key] = _load_entries(path, key, model, problems)
     _check_unique_names(directory, loaded, problems)
+    if (directory / "gazetteer.yaml").exists():  # optional (docs/STORIES.md): refused up front too
+        from newsmon.stories.gazetteer import GazetteerError, load_gazetteer
+
+        try:
+            load_gazetteer(directory)
+        except GazetteerError as exc:
+            problems.append(str(exc))
     if problems:
         raise ConfigError(problems)
     return Config(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,7 +46,10 @@ from newsmon.schedule import (
     send_validators,
     status_after_failure,
 )
-from newsmon.settings import SourceConfig, redact_url
+from newsmon.settings import SourceConfig, StoryUpdates, redact_url
+from newsmon.stories.features import story_features
+from newsmon.stories.gazetteer import packaged_gazetteer
+from newsmon.story_store import assign_story, story_updates
 from newsmon.urls import canonical_url
 
 # Keeps IN (...) lists well under every engine's bound-parameter limit.
@@ -383,8 +386,9 @@ def store_articles(
     deliver_alerts: bool = True,
     now: datetime,
     near_duplicate_threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    story_alerts: Mapping[str, StoryUpdates | None] | None = None,
 ) -> StoreOutcome:
-    """Insert articles with their cluster, bands, topics and alerts (plus outbox rows), in the caller's transaction.
+    """Insert articles with cluster, story, bands, topics and alerts (plus outbox rows), in the caller's transaction.
 
     Articles are stored earliest-published first (fetch time when the date is unknown; ties keep
     the given order), so that within a batch the original of a syndicated story, not whichever
@@ -394,7 +398,10 @@ def store_articles(
 
     `notify_urls` maps each alert rule to its notify URLs as written in the config; each new alert
     gets one pending delivery per URL unless `deliver_alerts` is false (backfills).
+    `story_alerts` names the rules alerting once per story (`once_per: story`), with their update
+    policy: their alerts are keyed by story id, and updates are raised as the story grows.
     """
+    story_alerts = story_alerts or {}
     outcome = StoreOutcome()
     stored_ids: list[int] = []
     alert_ids: list[int] = []
@@ -450,12 +457,40 @@ def store_articles(
                 [{"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics)],
             )
         cluster_id = cluster if cluster is not None else article_id
+        story = assign_story(
+            session,
+            article_id=article_id,
+            cluster_id=cluster,
+            features=ready.story
+            or story_features(
+                title=draft.title,
+                text=draft.text,
+                language=draft.language,
+                gazetteer=packaged_gazetteer(),
+            ),
+            seen_at=_publication_order(ready),
+            now=now,
+        )
+        just_alerted = set()
         for rule, terms in ready.alert_matches.items():
             urls = notify_urls.get(rule, ()) if deliver_alerts else ()
-            raised = _raise_alert(session, rule, cluster_id, article_id, terms, urls, now)
+            key = story.story_id if rule in story_alerts else cluster_id
+            raised = _raise_alert(session, rule, key, article_id, terms, urls, now)
             if raised is not None:
+                just_alerted.add(rule)
                 outcome.count(draft.source, alerts=1)
                 alert_ids.append(raised)
+        if not story.new:
+            # A rule whose alert this very article raised has nothing to update yet.
+            policies = {r: p for r, p in story_alerts.items() if r not in just_alerted}
+            for raised in story_updates(session, story, article_id, draft, policies):
+                urls = notify_urls.get(raised[0], ()) if deliver_alerts else ()
+                update = _raise_alert(
+                    session, raised[0], article_id, article_id, (), urls, now, raised[1]
+                )
+                if update is not None:
+                    outcome.count(draft.source, alerts=1)
+                    alert_ids.append(update)
     outcome.stored_ids = tuple(stored_ids)
     outcome.alert_ids = tuple(alert_ids)
     return outcome
@@ -558,8 +593,9 @@ def _raise_alert(
     terms: Sequence[str],
     notify_urls: Sequence[str],
     now: datetime,
+    story_update: str | None = None,
 ) -> int | None:
-    """Insert the rule's alert on the cluster unless it has one; the new alert's id, or None."""
+    """Insert the rule's alert on the cluster (or story) unless it has one; the new alert's id, or None."""
     alert_id = session.execute(
         _insert(session, Alert)
         .values(
@@ -569,6 +605,7 @@ def _raise_alert(
             matched=list(terms),
             created_at=now,
             attempts=0,
+            story_update=story_update,
         )
         .on_conflict_do_nothing(index_elements=["rule", "cluster_id"])
         .returning(Alert.id)
@@ -670,6 +707,7 @@ class PendingDelivery:
     created_at: datetime = _EPOCH  # when the alert was raised
     next_attempt_at: datetime | None = None
     channel_label: str = ""
+    story_update: str | None = None  # an update message about a story (newsmon.stories.updates)
 
 
 def pending_deliveries(
@@ -724,6 +762,7 @@ def pending_deliveries(
                 created_at=alert.created_at,
                 next_attempt_at=delivery.next_attempt_at,
                 channel_label=delivery.channel_label,
+                story_update=alert.story_update,
             )
         )
     return result
@@ -1117,6 +1156,7 @@ def iter_articles(session: Session, *, batch: int = 500) -> Iterator[dict[str, A
                 "cluster_id": cluster.cluster_id,
                 "cluster_size": cluster.size,
                 "cluster_outlets": list(cluster.outlets),
+                "story_id": row.story_id,  # newsmon.stories (null: stored before stories)
             }
         last_id = rows[-1].id or last_id
         session.expunge_all()
@@ -1140,6 +1180,7 @@ def iter_alerts(session: Session) -> Iterator[dict[str, Any]]:
             "created_at": _iso(alert.created_at),
             "delivered_at": _iso(alert.delivered_at),
             "attempts": alert.attempts,
+            "story_update": alert.story_update,  # newsmon.stories: why an update message was sent
         }
 
 
@@ -1431,11 +1472,13 @@ def apply_retags(
     notify_urls: Mapping[str, Sequence[str]],
     deliver_alerts: bool,
     now: datetime,
+    story_rules: Collection[str] = (),
 ) -> RetagOutcome:
     """Replace each article's topics and raise the alerts it now matches, in the caller's transaction.
 
     Alerts stay once per (rule, cluster): a cluster that already has the rule's alert gets no new
-    one. Without `deliver_alerts` new alerts are recorded with no delivery queued.
+    one; rules in `story_rules` (`once_per: story`) once per story. Without `deliver_alerts` new
+    alerts are recorded with no delivery queued.
     """
     outcome = RetagOutcome()
     for item in retags:
@@ -1460,7 +1503,10 @@ def apply_retags(
             outcome.topics_removed.update(item.removed)
         for rule, terms in item.alert_matches.items():
             urls = notify_urls.get(rule, ()) if deliver_alerts else ()
-            alert_id = _raise_alert(session, rule, article.cluster_id, article.id, terms, urls, now)
+            key = article.cluster_id
+            if rule in story_rules:  # an article stored before stories has none: its cluster
+                key = session.scalar(sa.select(Article.story_id).where(Article.id == article.id)) or key
+            alert_id = _raise_alert(session, rule, key, article.id, terms, urls, now)
             if alert_id:
                 outcome.alerts[article.source] += 1
                 outcome.alert_ids.append(alert_id)

@@ -300,6 +300,7 @@ def test_export_records_have_the_contract_fields(engine: Engine) -> None:
         "cluster_id",
         "cluster_size",
         "cluster_outlets",
+        "story_id",
     }
     assert article["url"] == "https://wire.example/a1?utm_source=x"
     assert article["canonical_url"] == "https://wire.example/a1"
@@ -314,6 +315,7 @@ def test_export_records_have_the_contract_fields(engine: Engine) -> None:
         "created_at",
         "delivered_at",
         "attempts",
+        "story_update",
     }
     assert alert["article_url"] == article["url"]
 

@@ -74,6 +74,7 @@ def test_ingest_then_export_then_sources(
         "cluster_id",
         "cluster_size",
         "cluster_outlets",
+        "story_id",
     }
     assert any(a["duplicate_of"] for a in articles)
     assert all(a["cluster_id"] == (a["duplicate_of"] or a["id"]) for a in articles)
@@ -94,7 +95,18 @@ def test_ingest_then_export_then_sources(
         "created_at",
         "delivered_at",
         "attempts",
+        "story_update",
     }
+
+    stories = run("export", "stories", cwd=tmp_path)
+    assert stories.returncode == 0, stories.stderr
+    story_rows = [json.loads(line) for line in stories.stdout.splitlines()]
+    assert set(story_rows[0]) == {
+        "id", "headline", "first_seen", "last_seen", "articles", "outlets", "languages"
+    }
+    assert {a["story_id"] for a in articles} == {s["id"] for s in story_rows}
+    # The demo's Anbar operation is reported in English and Arabic, then followed up: one story.
+    assert any(s["languages"] == ["ar", "en"] and len(s["outlets"]) >= 3 for s in story_rows)
 
     sources = run("sources", "--config", str(config), cwd=tmp_path)
     assert sources.returncode == 0, sources.stderr
@@ -212,7 +224,13 @@ def test_demo_prints_articles_topics_and_a_delivered_alert(tmp_path: Path) -> No
     result = run("demo", cwd=tmp_path, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    for heading in ("articles by source", "topics", "stories carried by several outlets", "alerts"):
+    for heading in (
+        "articles by source",
+        "topics",
+        "stories carried by several outlets",
+        "stories across outlets, days and languages",
+        "alerts",
+    ):
         assert heading in out
     assert "the local alert receiver got 0 message" not in out
     assert "second pass" in out

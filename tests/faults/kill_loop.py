@@ -32,8 +32,8 @@ from newsmon.demo.server import AlertReceiver, StaticSite
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")
 # What the demo site holds: every page but the one 404, and one alert per rule and story cluster.
-EXPECTED_ARTICLES = 35
-EXPECTED_ALERTS = 11
+EXPECTED_ARTICLES = 37
+EXPECTED_ALERTS = 13
 RUN_TIMEOUT_S = 300
 
 

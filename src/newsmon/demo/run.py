@@ -37,6 +37,7 @@ def run_demo(out: Console, err: Console, *, keep: Path | None = None) -> dict[st
     from newsmon.demo.server import AlertReceiver, StaticSite
     from newsmon.settings import load_config
     from newsmon.store import archive_report, iter_alerts
+    from newsmon.story_store import iter_stories
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="newsmon-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -74,6 +75,7 @@ def run_demo(out: Console, err: Console, *, keep: Path | None = None) -> dict[st
             with Session(engine) as session:
                 report = archive_report(session)
                 alerts = list(iter_alerts(session))
+                report["story_groups"] = [s for s in iter_stories(session) if len(s["articles"]) > 1]
             engine.dispose()
             _print_report(out, report, alerts, receiver.received)
             figures = {
@@ -127,6 +129,21 @@ def _print_report(
     for row in report["stories"]:
         stories.add_row(row["title"] or "?", str(row["articles"]), ", ".join(row["outlets"]))
     out.print(stories)
+
+    grouped = Table(
+        title="stories across outlets, days and languages (docs/STORIES.md)", title_justify="left"
+    )
+    for column in ("story", "articles", "languages", "first seen", "last seen"):
+        grouped.add_column(column, overflow="fold")
+    for row in report.get("story_groups", ()):
+        grouped.add_row(
+            row["headline"] or "?",
+            str(len(row["articles"])),
+            ", ".join(row["languages"]),
+            row["first_seen"][:16].replace("T", " "),
+            row["last_seen"][:16].replace("T", " "),
+        )
+    out.print(grouped)
 
     table = Table(title="alerts", title_justify="left")
     for column in ("rule", "article", "matched", "delivered"):
