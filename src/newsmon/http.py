@@ -610,9 +610,10 @@ class Fetcher:
         while True:
             if check is not None:
                 await check(current)
-            started = asyncio.get_running_loop().time()
             try:
-                outcome = await self._hop(url, current, headers, cap, content_types, remaining)
+                outcome, spent = await self._hop(
+                    url, current, headers, cap, content_types, remaining
+                )
             except _AddressRefused as err:
                 what = err.address if err.host == err.address else f"{err.host} ({err.address})"
                 raise BlockedAddressError(
@@ -622,7 +623,7 @@ class Fetcher:
                 ) from None
             except (httpx.HTTPError, httpx.InvalidURL) as err:
                 raise _transport_error(url, current, err, self.policy) from None
-            remaining -= asyncio.get_running_loop().time() - started
+            remaining -= spent
             if isinstance(outcome, FetchResult):
                 return FetchResult(
                     url, current, outcome.status, outcome.headers, outcome.body, tuple(redirects)
@@ -649,16 +650,21 @@ class Fetcher:
         cap: int,
         content_types: Collection[str] | None,
         remaining: float,
-    ) -> FetchResult | str:
-        """One request: a FetchResult, or the Location of a redirect."""
+    ) -> tuple[FetchResult | str, float]:
+        """One request: a FetchResult, or the Location of a redirect; with the seconds it took.
+
+        Waiting for the host's turn is not part of the request's time budget: only the request
+        itself is (the timeout below), so the seconds returned start once the slot is held. A
+        redirect's next hop on a busy host queues again, and that wait must not eat the budget.
+        """
         key = host_key(current)
-        # Waiting for the host's turn is not part of the request's time budget: only what
-        # follows is (the timeout below).
         async with self.politeness.slot(key):
+            started = asyncio.get_running_loop().time()
             try:
                 async with asyncio.timeout(max(remaining, 0.0)):
                     async with self._client.stream("GET", current, headers=headers) as response:
-                        return await self._answer(url, current, response, cap, content_types)
+                        outcome = await self._answer(url, current, response, cap, content_types)
+                return outcome, asyncio.get_running_loop().time() - started
             except TimeoutError:
                 raise FetchError(
                     url,
