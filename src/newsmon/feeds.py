@@ -16,14 +16,8 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from newsmon.http import (
-    Fetcher,
-    FetchError,
-    FetchResult,
-    HttpStatusError,
-    declared_encoding,
-    detect_encoding,
-)
+from newsmon.charset import declared_encoding, decode_text
+from newsmon.http import Fetcher, FetchError, FetchResult, HttpStatusError
 from newsmon.records import FeedEntry, FeedPoll, FeedState
 from newsmon.urls import is_http_url
 
@@ -54,7 +48,7 @@ def parse_feed(
     """
     response_headers = {name.lower(): value for name, value in headers.items()}
     response_headers.setdefault("content-location", url)
-    body, response_headers = _utf8_when_undeclared(body, response_headers)
+    body, response_headers = _utf8_when_undeclared(body, response_headers, url=url)
     try:
         # A stream, never bytes: feedparser opens a bytes argument as a file path if it can.
         parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
@@ -124,13 +118,15 @@ async def poll_feed(fetcher: Fetcher, *, source: str, url: str, state: FeedState
 
 
 def _utf8_when_undeclared(
-    body: bytes, headers: dict[str, str]
+    body: bytes, headers: dict[str, str], *, url: str = ""
 ) -> tuple[bytes, dict[str, str]]:
     """The body re-encoded as UTF-8 when no encoding is declared and the bytes are not UTF-8,
-    or the declared one does not fit them.
+    or the declared one does not fit them; otherwise untouched, for feedparser to read.
 
     feedparser falls back to windows-1252 then, which garbles an Arabic feed in windows-1256 or
-    ISO-8859-6 served without a charset; the bytes are detected instead, as for pages.
+    ISO-8859-6 served without a charset; `newsmon.charset` picks among the plausible code pages
+    instead (windows-1252 included, so Western-European feeds read as feedparser reads them), and
+    keeps UTF-8 with a stray byte as UTF-8.
     """
     content_type = headers.get("content-type")
     declared = declared_encoding(body, content_type=content_type)
@@ -139,7 +135,8 @@ def _utf8_when_undeclared(
         return body, headers
     except (UnicodeDecodeError, LookupError):
         pass
-    text = body.decode(detect_encoding(body), errors="replace").lstrip("\ufeff")
+    decoded = decode_text(body, content_type=content_type, where=url)
+    text = decoded.text.lstrip("\ufeff")
     text = _XML_DECLARED_ENCODING.sub(r"\1utf-8\2", text, count=1)
     media_type = (content_type or "application/xml").split(";")[0].strip()
     return text.encode("utf-8"), {**headers, "content-type": f"{media_type}; charset=utf-8"}

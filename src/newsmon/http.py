@@ -9,7 +9,6 @@ so a DNS answer that changes between check and connect (rebinding) cannot reach 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import email.utils
 import ipaddress
 import re
@@ -25,10 +24,14 @@ from typing import Literal
 from urllib.parse import urldefrag, urljoin
 
 import anyio
-import charset_normalizer
 import httpcore
 import httpx
 
+# Text decoding lives in newsmon.charset; these names stay importable from here.
+from newsmon.charset import declared_encoding as declared_encoding
+from newsmon.charset import decode_body as decode_body
+from newsmon.charset import decode_text
+from newsmon.charset import detect_encoding as detect_encoding
 from newsmon.politeness import HostLimit, Politeness
 from newsmon.urls import host_key, is_http_url
 
@@ -128,7 +131,8 @@ class FetchResult:
 
     def text(self) -> str:
         """The body as text, in the encoding the response declares or the bytes reveal."""
-        return decode_body(self.body, content_type=self.headers.get("content-type"))
+        content_type = self.headers.get("content-type")
+        return decode_text(self.body, content_type=content_type, where=self.final_url).text
 
 
 # --- the SSRF guard -------------------------------------------------------------------------
@@ -453,70 +457,6 @@ class _Collector:
             raise _OverLimit
         self._out.append(bytes(data))
         return len(data)
-
-
-# --- text decoding --------------------------------------------------------------------------
-
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
-_DOC_CHARSET = re.compile(
-    rb"<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)|<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)",
-    re.IGNORECASE,
-)
-# Browsers read these labels as windows-1252 (WHATWG Encoding); pages rely on it for quotes.
-_AS_CP1252 = frozenset({"latin_1", "ascii", "iso8859_1"})
-
-
-def decode_body(body: bytes, *, content_type: str | None = None) -> str:
-    """Bytes -> text: BOM, Content-Type charset, in-document declaration, UTF-8, detection.
-
-    A BOM wins over the header (as in the WHATWG encoding rules): it cannot be there by accident.
-    """
-    encoding = declared_encoding(body, content_type=content_type)
-    if encoding is None:
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            encoding = detect_encoding(body)
-    return body.decode(encoding, errors="replace")
-
-
-def declared_encoding(body: bytes, *, content_type: str | None = None) -> str | None:
-    """The codec the response declares: BOM, Content-Type charset, or in-document declaration."""
-    bom = next((enc for mark, enc in _BOMS if body.startswith(mark)), None)
-    header = _HEADER_CHARSET.search(content_type or "")
-    return bom or _codec(header.group(1) if header else None) or _declared_encoding(body)
-
-
-def detect_encoding(body: bytes) -> str:
-    """The codec the bytes most likely are in (charset-normalizer), UTF-8 when nothing fits."""
-    best = charset_normalizer.from_bytes(body).best()
-    return _codec(best.encoding if best else None) or "utf-8"
-
-
-def _declared_encoding(body: bytes) -> str | None:
-    match = _DOC_CHARSET.search(body[:2048])
-    if match is None:
-        return None
-    encoding = _codec((match.group(1) or match.group(2)).decode("ascii"))
-    # A declaration read with an ASCII-compatible scan cannot be UTF-16 (WHATWG: use UTF-8).
-    return "utf-8" if encoding and encoding.startswith("utf_16") else encoding
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().lower()).name.replace("-", "_")
-    except LookupError:
-        return None
-    return "cp1252" if name in _AS_CP1252 else name
 
 
 # --- the client -----------------------------------------------------------------------------
