@@ -16,7 +16,7 @@ from newsmon.feeds import poll_feed
 from newsmon.http import Fetcher, FetchError, HttpPolicy, RequestCheck
 from newsmon.politeness import HostLimit
 from newsmon.records import FeedEntry, FeedPoll, FeedState, Page, PageFailure
-from newsmon.robots import RobotsCache, RobotsRefusal
+from newsmon.robots import RobotsCache
 from newsmon.settings import Settings, SourceConfig
 from newsmon.urls import host_key
 
@@ -123,7 +123,8 @@ async def fetch_pages(
 
     With `robots`, each page (and each redirect target) is checked against its site's robots.txt
     first, except for the sources named in `robots_exempt` (`respect_robots: false`). A page the
-    rules disallow is a failure that is given up at once: asking again next run cannot help.
+    rules disallow is a failure that is given up at once: asking again next run cannot help. So is
+    every permanent failure (`FetchError.permanent`: 404/410, too large, a redirect loop, not HTML).
     """
 
     async def fetch_one(entry: FeedEntry) -> Page | PageFailure:
@@ -132,10 +133,8 @@ async def fetch_pages(
             check = functools.partial(robots.check, fetcher)
         try:
             result = await fetcher.fetch(entry.url, check=check)
-        except RobotsRefusal as err:
+        except FetchError as err:  # robots.txt refusals too: permanent when the rules say so
             return PageFailure(entry=entry, stage="fetch", error=str(err), give_up=err.permanent)
-        except FetchError as err:
-            return PageFailure(entry=entry, stage="fetch", error=str(err))
         except Exception as err:
             return PageFailure(entry=entry, stage="fetch", error=f"{entry.url}: {err!r}")
         content_type = result.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -144,6 +143,7 @@ async def fetch_pages(
                 entry=entry,
                 stage="fetch",
                 error=f"{result.final_url}: not an HTML page (Content-Type {content_type})",
+                give_up=True,
             )
         return Page(
             entry=entry,

@@ -58,6 +58,12 @@ ACCEPT_ENCODING = ", ".join(
 )
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Failures that asking again cannot cure; everything else (timeouts, connection failures, 5xx,
+# 429, 403, 408, a broken stream) may pass and is retried on later runs.
+_PERMANENT_KINDS = frozenset(
+    {"too_large", "blocked", "redirects", "content_type", "invalid_url"}
+)  # robots.txt refusals decide for themselves (an unreachable robots.txt may come back)
+_PERMANENT_STATUSES = frozenset({400, 404, 405, 406, 410, 414, 451, 501})
 # Decompressed output is produced at most this much at a time, so a bomb never sits in memory.
 _DECODE_CHUNK = 64 * 1024
 # Idle connections are kept this long for reuse (a host polled at 1 request/s reuses its own).
@@ -91,6 +97,8 @@ class FetchError(Exception):
         self.url = url
         self.kind: FetchKind = kind
         self.detail = detail
+        # Would asking again later get the same answer? (too large, a redirect loop, ...)
+        self.permanent = kind in _PERMANENT_KINDS
 
     def __str__(self) -> str:
         return f"{self.url}: {self.detail}"
@@ -102,6 +110,8 @@ class HttpStatusError(FetchError):
     def __init__(self, url: str, status: int, detail: str, retry_after_s: float | None) -> None:
         super().__init__(url, "status", detail)
         self.status = status
+        # 404, 410 and their kind say the page is not there; 5xx, 429, 403, 408 may pass.
+        self.permanent = status in _PERMANENT_STATUSES
         self.retry_after_s = retry_after_s
 
     def __reduce__(self) -> tuple[type[HttpStatusError], tuple[str, int, str, float | None]]:
