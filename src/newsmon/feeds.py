@@ -5,13 +5,14 @@ feedparser's dicts stop here; the rest of the pipeline sees only `FeedEntry` and
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import feedparser
@@ -66,8 +67,37 @@ def parse_feed(
     return entries
 
 
-async def poll_feed(fetcher: Fetcher, *, source: str, url: str, state: FeedState) -> FeedPoll:
-    """Conditional GET of one feed; never raises for a bad feed (status "error" says why)."""
+class FeedParser(Protocol):
+    """Parses a feed body away from the event loop (`newsmon.feed_pool.FeedParsePool`)."""
+
+    async def parse(
+        self, body: bytes, *, source: str, url: str, headers: Mapping[str, str]
+    ) -> list[FeedEntry]: ...
+
+
+class ThreadFeedParser:
+    """`parse_feed` in a thread: off the loop but not bounded in time (for one-off polls)."""
+
+    async def parse(
+        self, body: bytes, *, source: str, url: str, headers: Mapping[str, str]
+    ) -> list[FeedEntry]:
+        return await asyncio.to_thread(parse_feed, body, source=source, url=url, headers=headers)
+
+
+async def poll_feed(
+    fetcher: Fetcher,
+    *,
+    source: str,
+    url: str,
+    state: FeedState,
+    parser: FeedParser | None = None,
+) -> FeedPoll:
+    """Conditional GET of one feed; never raises for a bad feed (status "error" says why).
+
+    The body is parsed by `parser`, never in the event loop: feedparser takes seconds on a big
+    feed, and the loop polls every other feed meanwhile. Pass a FeedParsePool to bound the parse
+    in time as well.
+    """
     request_headers = {"Accept": FEED_ACCEPT}
     if state.etag:
         request_headers["If-None-Match"] = state.etag
@@ -108,7 +138,7 @@ async def poll_feed(fetcher: Fetcher, *, source: str, url: str, state: FeedState
     if body_hash == state.body_hash:
         return FeedPoll(source=source, status="unchanged", state=new_state, **hints)
     try:
-        entries = parse_feed(
+        entries = await (parser or ThreadFeedParser()).parse(
             result.body, source=source, url=result.final_url, headers=result.headers
         )
     except FeedParseError as err:

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from newsmon.feeds import poll_feed
+from newsmon.feeds import FeedParser, poll_feed
 from newsmon.http import Fetcher, FetchError, HttpPolicy, RequestCheck
 from newsmon.politeness import HostLimit
 from newsmon.records import FeedEntry, FeedPoll, FeedState, Page, PageFailure
@@ -95,14 +95,24 @@ def spread_over_hosts(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
 
 
 async def poll_sources(
-    fetcher: Fetcher, sources: Sequence[SourceConfig], states: Mapping[str, FeedState]
+    fetcher: Fetcher,
+    sources: Sequence[SourceConfig],
+    states: Mapping[str, FeedState],
+    *,
+    parser: FeedParser | None = None,
 ) -> list[FeedPoll]:
-    """Poll every source concurrently; each result is a FeedPoll (status "error" for failures)."""
+    """Poll every source concurrently; each result is a FeedPoll (status "error" for failures).
+
+    Bodies are parsed by `parser` (a FeedParsePool: worker processes, bounded in time), so a big
+    feed's parse never holds up the other polls.
+    """
 
     async def poll_one(source: SourceConfig) -> FeedPoll:
         state = states.get(source.name, FeedState())
         try:
-            return await poll_feed(fetcher, source=source.name, url=source.url, state=state)
+            return await poll_feed(
+                fetcher, source=source.name, url=source.url, state=state, parser=parser
+            )
         except Exception as err:  # poll_feed reports errors itself; this is the last guard
             return FeedPoll(
                 source=source.name, status="error", state=state, error=f"{source.url}: {err}"
