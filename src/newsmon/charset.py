@@ -7,8 +7,9 @@ letter into U+FFFD, so the next candidate that fits wins, and the switch is logg
 
 When nothing declared fits, the bytes decide, but only among the encodings this project meets:
 UTF-8 (with a few stray bytes kept as U+FFFD: valid multi-byte sequences never arise by accident),
-windows-1252 (what feedparser and browsers assume), and the two Arabic code pages. An unrestricted
-detector read Portuguese Latin-1 as Baltic ("simulações" -> "simulaēões").
+the two Arabic code pages when the bytes read as Arabic text in one, else windows-1252 (what
+feedparser and browsers assume). An unrestricted detector read Portuguese Latin-1 as Baltic
+("simulações" -> "simulaēões").
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ _DOC_CHARSET = re.compile(
 _AS_CP1252 = frozenset({"latin_1", "ascii", "iso8859_1"})
 # The code pages the bytes may be judged to be in when no label fits (see the module docstring).
 PLAUSIBLE_CODE_PAGES = ("cp1252", "cp1256", "iso8859_6")
+_ARABIC_CODE_PAGES = ("cp1256", "iso8859_6")
+# Arabic script and the joiners, marks and presentation forms Arabic text carries.
+_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u200c-\u200f\ufb50-\ufdff\ufe70-\ufeff]")
+_ARABIC_SHARE = 0.8  # of the non-ASCII characters
+_MIN_ARABIC_LETTERS = 8  # a word or two is no evidence
 # UTF-8 with stray bytes: at least this many well-formed multi-byte characters per bad byte.
 _UTF8_GOOD_PER_BAD = 10
 
@@ -76,7 +82,7 @@ def choose_encoding(body: bytes, *, content_type: str | None = None) -> tuple[st
         if _fits(body, encoding):
             chosen = encoding
             break
-        if rank == 0 and _mostly_utf8(body):
+        if rank == 0 and mostly_utf8(body):
             # The first label failed; well-formed UTF-8 with a stray byte is UTF-8, whatever a
             # later (single-byte) label claims: those decode anything, so they always "fit".
             chosen = "utf_8"
@@ -93,7 +99,7 @@ def choose_encoding(body: bytes, *, content_type: str | None = None) -> tuple[st
 def fallback_encoding(body: bytes) -> str:
     """The encoding of bytes whose labels (if any) do not fit them: UTF-8, stray bytes and all,
     or the plausible code page the bytes read best in."""
-    if _fits(body, "utf_8") or _mostly_utf8(body):
+    if _fits(body, "utf_8") or mostly_utf8(body):
         return "utf_8"
     return detect_encoding(body)
 
@@ -121,9 +127,23 @@ def document_encoding(body: bytes) -> str | None:
 
 
 def detect_encoding(body: bytes) -> str:
-    """The plausible code page the bytes read best in (charset-normalizer, restricted)."""
-    best = charset_normalizer.from_bytes(body, cp_isolation=list(PLAUSIBLE_CODE_PAGES)).best()
-    return _codec(best.encoding if best else None) or "cp1252"
+    """The plausible code page of bytes that are not UTF-8: an Arabic one when they read as
+    Arabic text in it, else windows-1252 (as feedparser and browsers assume)."""
+    return arabic_code_page(body) or "cp1252"
+
+
+def arabic_code_page(body: bytes) -> str | None:
+    """windows-1256 or ISO-8859-6 when the bytes read as Arabic in it (charset-normalizer picks
+    between the two; most of the non-ASCII characters must then be Arabic), else None."""
+    best = charset_normalizer.from_bytes(body, cp_isolation=list(_ARABIC_CODE_PAGES)).best()
+    encoding = _codec(best.encoding if best else None)
+    if encoding is None:
+        return None
+    text = body.decode(encoding, errors="replace")
+    non_ascii = [char for char in text if char > "\x7f"]
+    arabic = sum(1 for char in non_ascii if _ARABIC.match(char))
+    enough = arabic >= _MIN_ARABIC_LETTERS and arabic >= _ARABIC_SHARE * len(non_ascii)
+    return encoding if enough else None
 
 
 def _fits(body: bytes, encoding: str) -> bool:
@@ -134,7 +154,8 @@ def _fits(body: bytes, encoding: str) -> bool:
     return True
 
 
-def _mostly_utf8(body: bytes) -> bool:
+def mostly_utf8(body: bytes) -> bool:
+    """UTF-8 with a few stray bytes: many well-formed multi-byte characters per bad byte."""
     text = body.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
     good = sum(1 for char in text if char > "\x7f" and char != "\ufffd")
