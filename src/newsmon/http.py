@@ -9,6 +9,7 @@ so a DNS answer that changes between check and connect (rebinding) cannot reach 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import email.utils
 import ipaddress
 import re
@@ -433,21 +434,45 @@ class _Decoder:
         else:
             yield data
 
-    def _inflate(self, data: bytes) -> Iterator[bytes]:
+    def _first_inflate(self, data: bytes) -> bytes:
         try:
-            out = self._zlib.decompress(data, _DECODE_CHUNK)
+            return bytes(self._zlib.decompress(data, _DECODE_CHUNK))
         except zlib.error:
-            if not (self._first and self.encoding == "deflate"):
+            if self.encoding != "deflate":
                 raise
             # "deflate" is sent both zlib-wrapped (as specified) and raw (by some servers).
             self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._zlib.decompress(data, _DECODE_CHUNK)
+            return bytes(self._zlib.decompress(data, _DECODE_CHUNK))
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        try:
+            out = (
+                self._first_inflate(data)
+                if self._first
+                else self._zlib.decompress(data, _DECODE_CHUNK)
+            )
+        except zlib.error:
+            if not (self._first and _not_compressed(data)):
+                raise
+            # Labelled gzip/deflate but sent as is (misconfigured servers do): read it as it is,
+            # as feedparser and browsers do, rather than refuse it.
+            self._zlib, self.encoding, self._first = None, "identity", False
+            yield data
+            return
         self._first = False
         while True:
             yield out
             if not self._zlib.unconsumed_tail and len(out) < _DECODE_CHUNK:
                 return
             out = self._zlib.decompress(self._zlib.unconsumed_tail, _DECODE_CHUNK)
+
+
+def _not_compressed(head: bytes) -> bool:
+    """Does a body labelled gzip/deflate start like plain text instead (markup, a BOM)?
+
+    Asked only once the body failed to decompress from its first bytes on.
+    """
+    return head.lstrip(b" \t\r\n").startswith((b"<", codecs.BOM_UTF8, b"\xff\xfe", b"\xfe\xff"))
 
 
 class _OverLimit(Exception):
