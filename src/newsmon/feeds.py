@@ -52,6 +52,14 @@ def parse_feed(
     the feed says otherwise (xml:base). `headers` carry the Content-Type charset.
     """
     parsed = parse_document(body, url=url, headers=headers)
+    return feed_entries(parsed, body=body, source=source, url=url, headers=headers)
+
+
+def feed_entries(
+    parsed: Any, *, body: bytes, source: str, url: str, headers: Mapping[str, str]
+) -> list[FeedEntry]:
+    """The entries of `parse_document`'s result (see `parse_feed`); FeedParseError when the body
+    is no feed at all."""
     lowered = {name.lower(): value for name, value in headers.items()}
     if not parsed.entries and not parsed.get("version"):
         # Nothing found in an HTML page, or in a body that is not even well-formed (empty, cut,
@@ -94,14 +102,7 @@ def parse_document(body: bytes, *, url: str, headers: Mapping[str, str]) -> Any:
     `url` is the document URL: a relative Content-Location resolves against it, and it is the
     base of relative links when there is none.
     """
-    response_headers = {name.lower(): value for name, value in headers.items()}
-    location = response_headers.get("content-location")
-    if url or location:
-        response_headers["content-location"] = urljoin(url, location) if location else url
-    if response_headers:
-        # Without one, feedparser flags any feed as "not XML" (bozo); the bytes decide instead.
-        response_headers.setdefault("content-type", "application/xml")
-    body, response_headers = _utf8_when_undeclared(body, response_headers, url=url)
+    body, response_headers = feedparser_input(body, url=url, headers=headers)
     try:
         # A stream, never bytes: feedparser opens a bytes argument as a file path if it can.
         parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers or None)
@@ -112,6 +113,20 @@ def parse_document(body: bytes, *, url: str, headers: Mapping[str, str]) -> Any:
         if header in response_headers:
             parsed[key] = response_headers[header]
     return parsed
+
+
+def feedparser_input(
+    body: bytes, *, url: str, headers: Mapping[str, str]
+) -> tuple[bytes, dict[str, str]]:
+    """The body and response headers feedparser is given for this response."""
+    response_headers = {name.lower(): value for name, value in headers.items()}
+    location = response_headers.get("content-location")
+    if url or location:
+        response_headers["content-location"] = urljoin(url, location) if location else url
+    if response_headers:
+        # Without one, feedparser flags any feed as "not XML" (bozo); the bytes decide instead.
+        response_headers.setdefault("content-type", "application/xml")
+    return _repaired(body, response_headers, url=url)
 
 
 def parse_for_check(data: bytes, headers: Mapping[str, str], url: str) -> Any:
@@ -182,7 +197,7 @@ async def poll_feed(
     return FeedPoll(source=source, status="ok", state=new_state, entries=tuple(entries), **hints)
 
 
-def _utf8_when_undeclared(
+def _repaired(
     body: bytes, headers: dict[str, str], *, url: str = ""
 ) -> tuple[bytes, dict[str, str]]:
     """The body re-encoded as UTF-8 where newsmon reads it better than feedparser would, else
