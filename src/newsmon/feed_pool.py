@@ -13,7 +13,6 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 from newsmon.feeds import FeedParseError, parse_feed
 from newsmon.politeness import Slots
@@ -72,10 +71,10 @@ class FeedParsePool:
             await self._slots.acquire()
             try:
                 pool, generation, started = self._executor()
-                # Starting the workers (a process, feedparser's import) is not the parse's time.
-                await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
-                future = asyncio.wrap_future(pool.submit(self._parse_fn, job))
                 try:
+                    # Starting the workers (a process, feedparser's import) is not parse time.
+                    await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
+                    future = asyncio.wrap_future(pool.submit(self._parse_fn, job))
                     result = await asyncio.wait_for(future, self._timeout_s)
                 except TimeoutError:
                     self._discard(generation, kill=True)
@@ -83,7 +82,7 @@ class FeedParsePool:
                         f"{url}: parsing the feed ({len(body):,} bytes) took longer than"
                         f" {self._timeout_s:g} s and was stopped"
                     ) from None
-                except BrokenProcessPool:
+                except RuntimeError:  # BrokenProcessPool, or a pool shut down meanwhile
                     # Another feed's parse was stopped (or crashed its worker) and took this
                     # one down with the pool: once more, in a fresh pool.
                     self._discard(generation, kill=False)
@@ -128,4 +127,6 @@ class FeedParsePool:
             # A busy worker never returns by itself; the executor has no public way to stop one.
             for process in list((getattr(pool, "_processes", None) or {}).values()):
                 process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Not cancel_futures: a cancelled future would read as the caller's task being
+        # cancelled; the pool fails the waiting ones with BrokenProcessPool, and they retry.
+        pool.shutdown(wait=False)

@@ -7,15 +7,17 @@ feedparser took 11.6 s on a 4.9 MB feed in the event loop that polls every other
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from newsmon.feed_pool import FeedParsePool
+from newsmon.feed_pool import FeedParsePool, _parse_job
+from newsmon.feeds import FeedParseError
 from newsmon.fetch import poll_sources
 from newsmon.http import Fetcher, HttpPolicy
-from newsmon.records import FeedPoll
+from newsmon.records import FeedEntry, FeedPoll
 from newsmon.settings import SourceConfig
 from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
 
@@ -133,3 +135,33 @@ def test_a_parse_that_runs_too_long_is_stopped_and_only_its_feed_fails(
     assert [(polls[f"small-{n}"].status, polls[f"small-{n}"].error) for n in range(SMALL)] == [
         ("ok", None)
     ] * SMALL
+
+
+def crash_on_marker(job: tuple[bytes, str, str, dict[str, str]]) -> list[FeedEntry] | str:
+    """Runs in a worker: dies on a body that says CRASH (as a C-level crash would)."""
+    if b"CRASH" in job[0]:
+        os._exit(1)
+    return _parse_job(job)
+
+
+def test_a_feed_that_crashes_its_worker_fails_alone() -> None:
+    pool = FeedParsePool(2, parse_fn=crash_on_marker)
+    bodies = [small_feed(1), b"<rss>CRASH</rss>", small_feed(2)]
+
+    async def run() -> list[list[FeedEntry] | BaseException]:
+        return await asyncio.gather(
+            *(
+                pool.parse(body, source="s", url=f"http://feeds.test/{n}", headers={})
+                for n, body in enumerate(bodies)
+            ),
+            return_exceptions=True,
+        )
+
+    try:
+        first, crashed, last = asyncio.run(run())
+    finally:
+        pool.close()
+    assert isinstance(crashed, FeedParseError)
+    assert str(crashed) == "http://feeds.test/1: the feed crashed the parser's worker process"
+    assert [e.title for e in first] == ["News 1"]  # type: ignore[union-attr]
+    assert [e.title for e in last] == ["News 2"]  # type: ignore[union-attr]
