@@ -88,7 +88,7 @@ def choose_encoding(body: bytes, *, content_type: str | None = None) -> tuple[st
             chosen = "utf_8"
             break
     else:
-        chosen = fallback_encoding(body)
+        chosen = fallback_encoding(body, labelled_utf8=bool(declared) and declared[0][0] == "utf_8")
     unfit = [f"{enc} (from the {where})" for enc, where in declared if enc != chosen]
     if declared and declared[0][0] != chosen:
         note = f"declared {' and '.join(unfit)} does not decode the bytes cleanly; read as {chosen}"
@@ -96,12 +96,20 @@ def choose_encoding(body: bytes, *, content_type: str | None = None) -> tuple[st
     return chosen, None
 
 
-def fallback_encoding(body: bytes) -> str:
+def fallback_encoding(body: bytes, *, labelled_utf8: bool = False) -> str:
     """The encoding of bytes whose labels (if any) do not fit them: UTF-8, stray bytes and all,
-    or the plausible code page the bytes read best in."""
+    or the plausible code page the bytes read best in.
+
+    `labelled_utf8`: the response said UTF-8. Then a single well-formed multi-byte character is
+    enough to keep it (an English page with one curly quote and one stray byte), unless the
+    bytes read as Arabic in an Arabic code page.
+    """
     if _fits(body, "utf_8") or mostly_utf8(body):
         return "utf_8"
-    return detect_encoding(body)
+    arabic = arabic_code_page(body)
+    if arabic:
+        return arabic
+    return "utf_8" if labelled_utf8 and _utf8_counts(body)[0] > 0 else "cp1252"
 
 
 def declared_encoding(body: bytes, *, content_type: str | None = None) -> str | None:
@@ -156,10 +164,16 @@ def _fits(body: bytes, encoding: str) -> bool:
 
 def mostly_utf8(body: bytes) -> bool:
     """UTF-8 with a few stray bytes: many well-formed multi-byte characters per bad byte."""
+    good, bad = _utf8_counts(body)
+    return good >= _UTF8_GOOD_PER_BAD * max(bad, 1)
+
+
+def _utf8_counts(body: bytes) -> tuple[int, int]:
+    """Well-formed multi-byte UTF-8 characters, and bytes that are not UTF-8."""
     text = body.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
     good = sum(1 for char in text if char > "\x7f" and char != "\ufffd")
-    return good >= _UTF8_GOOD_PER_BAD * max(bad, 1)
+    return good, bad
 
 
 def _codec(label: str | None) -> str | None:

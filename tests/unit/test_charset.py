@@ -72,6 +72,16 @@ def test_utf8_page_with_a_stray_byte_stays_utf8_despite_a_false_meta() -> None:
     assert text.count("\ufffd") == 1
 
 
+def test_english_utf8_page_with_one_curly_quote_and_a_stray_byte_stays_utf8() -> None:
+    body = (
+        page("The minister\u2019s statement \xff was read out")
+        .encode()
+        .replace("\xff".encode(), b"\xff")
+    )
+    text = decode_body(body, content_type="text/html; charset=utf-8")
+    assert "minister\u2019s statement \ufffd was" in text
+
+
 # --- pages: the cases that were already right stay right --------------------------------------
 
 
