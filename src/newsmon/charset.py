@@ -148,9 +148,9 @@ def arabic_code_page(body: bytes) -> str | None:
     if encoding is None:
         return None
     text = body.decode(encoding, errors="replace")
-    non_ascii = [char for char in text if char > "\x7f"]
-    arabic = sum(1 for char in non_ascii if _ARABIC.match(char))
-    enough = arabic >= _MIN_ARABIC_LETTERS and arabic >= _ARABIC_SHARE * len(non_ascii)
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    arabic = len(_ARABIC.findall(text))
+    enough = arabic >= _MIN_ARABIC_LETTERS and arabic >= _ARABIC_SHARE * non_ascii
     return encoding if enough else None
 
 
@@ -172,8 +172,8 @@ def _utf8_counts(body: bytes) -> tuple[int, int]:
     """Well-formed multi-byte UTF-8 characters, and bytes that are not UTF-8."""
     text = body.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
-    good = sum(1 for char in text if char > "\x7f" and char != "\ufffd")
-    return good, bad
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))  # at C speed: 5 MB pages
+    return non_ascii - text.count("\ufffd"), bad
 
 
 def _codec(label: str | None) -> str | None:
