@@ -139,8 +139,11 @@ def ingest(
         extracted = extract_article_pages(settings, _as_is(pages), hints, label=label)
         failures = fetch_failures + [r for _, r in extracted if isinstance(r, PageFailure)]
         for failure in failures:
-            summary.source(failure.entry.source).failed += 1
-            summary.errors.append(f"page ({failure.entry.source}): {failure.error}")
+            row = summary.source(failure.entry.source)
+            row.failed += 1
+            row.gave_up += failure.give_up
+            retry = "permanent, not retried" if failure.give_up else "transient, retried next run"
+            summary.errors.append(f"page ({failure.entry.source}, {retry}): {failure.error}")
         while len(storing) >= MAX_PENDING_STORES:
             count_stored(storing.popleft().result())
         storing.append(

@@ -25,7 +25,7 @@ from newsmon.store import (
     sync_sources,
 )
 from newsmon.store import record_polls as store_poll_outcomes
-from newsmon.tasks.runtime import engine_for, run_network
+from newsmon.tasks.runtime import engine_for, feed_parser, run_network
 
 
 @task(name="select-due-sources", cache_policy=NO_CACHE)
@@ -57,7 +57,7 @@ def poll_feeds(
     """
 
     async def work(fetcher: Fetcher) -> list[FeedPoll]:
-        return await poll_sources(fetcher, sources, states)
+        return await poll_sources(fetcher, sources, states, parser=feed_parser())
 
     polls = run_network(settings, work, config=config)
     logger = get_run_logger()

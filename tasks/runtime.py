@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from newsmon.db import make_engine
 from newsmon.extract import PageExtractor
+from newsmon.feed_pool import FeedParsePool
 from newsmon.fetch import default_host_limit, host_limits, http_policy
 from newsmon.http import Fetcher, HttpPolicy
 from newsmon.politeness import Politeness
@@ -95,6 +96,18 @@ class _Network:
 _network: _Network | None = None
 _politeness: Politeness | None = None
 _robots: RobotsCache | None = None
+_feed_parser: FeedParsePool | None = None
+# Feed parses at once: two cores here, and the extraction processes need theirs too.
+FEED_PARSE_WORKERS = 2
+
+
+def feed_parser() -> FeedParsePool:
+    """The process's feed-parsing worker processes (started on the first parse)."""
+    global _feed_parser
+    with _lock:
+        if _feed_parser is None:
+            _feed_parser = FeedParsePool(FEED_PARSE_WORKERS)
+        return _feed_parser
 
 
 def politeness(settings: Settings, config: Config | None = None) -> Politeness:
@@ -149,12 +162,16 @@ def run_network(
 
 
 def close_network() -> None:
-    """Close the shared Fetcher and its thread (end of a CLI run); the limits' state is kept."""
-    global _network
+    """Close the shared Fetcher and its thread, stop the feed parsers (end of a CLI run); the
+    limits' state is kept."""
+    global _network, _feed_parser
     with _lock:
         network, _network = _network, None
+        parser, _feed_parser = _feed_parser, None
     if network is not None:
         network.close()
+    if parser is not None:
+        parser.close()
 
 
 def reset_network() -> None:

@@ -192,8 +192,9 @@ def print_summary(summary: dict[str, Any], console: Console = stdout) -> None:
     console.print(table)
     console.print(
         f"{summary['sources_polled']} sources polled, {summary['stored']} articles stored "
-        f"({summary['duplicates']} duplicates), {summary['failed']} failures, "
-        f"{summary['alerts']} alerts raised, {summary['alerts_delivered']} delivered"
+        f"({summary['duplicates']} duplicates), {summary['failed']} failures"
+        + (f" ({summary['gave_up']} permanent, not retried), " if summary.get("gave_up") else ", ")
+        + f"{summary['alerts']} alerts raised, {summary['alerts_delivered']} delivered"
         + (
             f", {summary['alerts_failed']} delivery failures (retried next run)"
             if summary["alerts_failed"]

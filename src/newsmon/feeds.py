@@ -5,27 +5,25 @@ feedparser's dicts stop here; the rest of the pipeline sees only `FeedEntry` and
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import feedparser
 
-from newsmon.http import (
-    Fetcher,
-    FetchError,
-    FetchResult,
-    HttpStatusError,
-    declared_encoding,
-    detect_encoding,
-)
+from newsmon.charset import arabic_code_page, declared_encoding, mostly_utf8
+from newsmon.http import Fetcher, FetchError, FetchResult, HttpStatusError
 from newsmon.records import FeedEntry, FeedPoll, FeedState
 from newsmon.urls import is_http_url
+
+log = logging.getLogger(__name__)
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -37,6 +35,7 @@ _TTL_SCAN_BYTES = 64 * 1024
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
 _SPACES = re.compile(r"\s+")
+_HTML_PAGE = "is an HTML page, not an RSS/Atom feed"
 _XML_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[\w.:-]+(["'])""")
 
 
@@ -52,16 +51,23 @@ def parse_feed(
     `url` is where the body came from (after redirects): relative links resolve against it unless
     the feed says otherwise (xml:base). `headers` carry the Content-Type charset.
     """
-    response_headers = {name.lower(): value for name, value in headers.items()}
-    response_headers.setdefault("content-location", url)
-    body, response_headers = _utf8_when_undeclared(body, response_headers)
-    try:
-        # A stream, never bytes: feedparser opens a bytes argument as a file path if it can.
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
-    except Exception as err:  # feedparser reports problems in `bozo`; anything else is a bug there
-        raise FeedParseError(f"{url}: the feed parser failed ({err!r})") from err
+    parsed = parse_document(body, url=url, headers=headers)
+    return feed_entries(parsed, body=body, source=source, url=url, headers=headers)
+
+
+def feed_entries(
+    parsed: Any, *, body: bytes, source: str, url: str, headers: Mapping[str, str]
+) -> list[FeedEntry]:
+    """The entries of `parse_document`'s result (see `parse_feed`); FeedParseError when the body
+    is no feed at all."""
+    lowered = {name.lower(): value for name, value in headers.items()}
     if not parsed.entries and not parsed.get("version"):
-        raise FeedParseError(_not_a_feed(url, body, response_headers, parsed))
+        # Nothing found in an HTML page, or in a body that is not even well-formed (empty, cut,
+        # JSON...): an error worth reporting. A well-formed feed without items (CDF, an empty
+        # channel) is a feed with nothing new.
+        problem = _not_a_feed(url, body, lowered, parsed)
+        if parsed.get("bozo") or not body.strip() or problem.endswith(_HTML_PAGE):
+            raise FeedParseError(problem)
     entries: list[FeedEntry] = []
     seen: set[str] = set()
     for item in parsed.entries:
@@ -72,8 +78,76 @@ def parse_feed(
     return entries
 
 
-async def poll_feed(fetcher: Fetcher, *, source: str, url: str, state: FeedState) -> FeedPoll:
-    """Conditional GET of one feed; never raises for a bad feed (status "error" says why)."""
+class FeedParser(Protocol):
+    """Parses a feed body away from the event loop (`newsmon.feed_pool.FeedParsePool`)."""
+
+    async def parse(
+        self, body: bytes, *, source: str, url: str, headers: Mapping[str, str]
+    ) -> list[FeedEntry]: ...
+
+
+class ThreadFeedParser:
+    """`parse_feed` in a thread: off the loop but not bounded in time (for one-off polls)."""
+
+    async def parse(
+        self, body: bytes, *, source: str, url: str, headers: Mapping[str, str]
+    ) -> list[FeedEntry]:
+        return await asyncio.to_thread(parse_feed, body, source=source, url=url, headers=headers)
+
+
+def parse_document(body: bytes, *, url: str, headers: Mapping[str, str]) -> Any:
+    """feedparser's result for a feed body, after newsmon's encoding repair (FeedParseError only
+    if feedparser itself fails).
+
+    `url` is the document URL: a relative Content-Location resolves against it, and it is the
+    base of relative links when there is none.
+    """
+    body, response_headers = feedparser_input(body, url=url, headers=headers)
+    try:
+        # A stream, never bytes: feedparser opens a bytes argument as a file path if it can.
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers or None)
+    except Exception as err:  # feedparser reports problems in `bozo`; anything else is a bug there
+        raise FeedParseError(f"{url}: the feed parser failed ({err!r})") from err
+    # As feedparser's own HTTP client reports them (the poll keeps them in FeedState).
+    for header, key in (("etag", "etag"), ("last-modified", "modified")):
+        if header in response_headers:
+            parsed[key] = response_headers[header]
+    return parsed
+
+
+def feedparser_input(
+    body: bytes, *, url: str, headers: Mapping[str, str]
+) -> tuple[bytes, dict[str, str]]:
+    """The body and response headers feedparser is given for this response."""
+    response_headers = {name.lower(): value for name, value in headers.items()}
+    location = response_headers.get("content-location")
+    if url or location:
+        response_headers["content-location"] = urljoin(url, location) if location else url
+    if response_headers:
+        # Without one, feedparser flags any feed as "not XML" (bozo); the bytes decide instead.
+        response_headers.setdefault("content-type", "application/xml")
+    return _repaired(body, response_headers, url=url)
+
+
+def parse_for_check(data: bytes, headers: Mapping[str, str], url: str) -> Any:
+    """`parse_document` as the corpora's check_feeds.py calls a parser (../shared/corpora)."""
+    return parse_document(data, url=url, headers=headers)
+
+
+async def poll_feed(
+    fetcher: Fetcher,
+    *,
+    source: str,
+    url: str,
+    state: FeedState,
+    parser: FeedParser | None = None,
+) -> FeedPoll:
+    """Conditional GET of one feed; never raises for a bad feed (status "error" says why).
+
+    The body is parsed by `parser`, never in the event loop: feedparser takes seconds on a big
+    feed, and the loop polls every other feed meanwhile. Pass a FeedParsePool to bound the parse
+    in time as well.
+    """
     request_headers = {"Accept": FEED_ACCEPT}
     if state.etag:
         request_headers["If-None-Match"] = state.etag
@@ -114,7 +188,7 @@ async def poll_feed(fetcher: Fetcher, *, source: str, url: str, state: FeedState
     if body_hash == state.body_hash:
         return FeedPoll(source=source, status="unchanged", state=new_state, **hints)
     try:
-        entries = parse_feed(
+        entries = await (parser or ThreadFeedParser()).parse(
             result.body, source=source, url=result.final_url, headers=result.headers
         )
     except FeedParseError as err:
@@ -123,14 +197,17 @@ async def poll_feed(fetcher: Fetcher, *, source: str, url: str, state: FeedState
     return FeedPoll(source=source, status="ok", state=new_state, entries=tuple(entries), **hints)
 
 
-def _utf8_when_undeclared(
-    body: bytes, headers: dict[str, str]
+def _repaired(
+    body: bytes, headers: dict[str, str], *, url: str = ""
 ) -> tuple[bytes, dict[str, str]]:
-    """The body re-encoded as UTF-8 when no encoding is declared and the bytes are not UTF-8,
-    or the declared one does not fit them.
+    """The body re-encoded as UTF-8 where newsmon reads it better than feedparser would, else
+    untouched: when no declared encoding fits the bytes and they are either UTF-8 with stray
+    bytes or Arabic in windows-1256 / ISO-8859-6.
 
-    feedparser falls back to windows-1252 then, which garbles an Arabic feed in windows-1256 or
-    ISO-8859-6 served without a charset; the bytes are detected instead, as for pages.
+    feedparser falls back to windows-1252 then, which garbles an Arabic feed served without a
+    charset, and everything after the first stray byte of a UTF-8 feed. Anything else (Latin-1
+    without a declaration, EBCDIC, line noise) is left to feedparser's own fallbacks, which
+    read Western-European feeds right.
     """
     content_type = headers.get("content-type")
     declared = declared_encoding(body, content_type=content_type)
@@ -139,7 +216,14 @@ def _utf8_when_undeclared(
         return body, headers
     except (UnicodeDecodeError, LookupError):
         pass
-    text = body.decode(detect_encoding(body), errors="replace").lstrip("\ufeff")
+    encoding = "utf_8" if mostly_utf8(body) else arabic_code_page(body)
+    if encoding is None:
+        return body, headers
+    if declared:
+        log.warning(
+            "%s: declared %s does not decode the feed cleanly; read as %s", url, declared, encoding
+        )
+    text = body.decode(encoding, errors="replace").lstrip("\ufeff")
     text = _XML_DECLARED_ENCODING.sub(r"\1utf-8\2", text, count=1)
     media_type = (content_type or "application/xml").split(";")[0].strip()
     return text.encode("utf-8"), {**headers, "content-type": f"{media_type}; charset=utf-8"}
@@ -174,7 +258,7 @@ def _validators(
 def _not_a_feed(url: str, body: bytes, headers: Mapping[str, str], parsed: Any) -> str:
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(body[:4096]):
-        return f"{url}: is an HTML page, not an RSS/Atom feed"
+        return f"{url}: {_HTML_PAGE}"
     if not body.strip():
         return f"{url}: the response is empty, not an RSS/Atom feed"
     problem = parsed.get("bozo_exception")

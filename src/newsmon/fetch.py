@@ -12,11 +12,11 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from newsmon.feeds import poll_feed
+from newsmon.feeds import FeedParser, poll_feed
 from newsmon.http import Fetcher, FetchError, HttpPolicy, RequestCheck
 from newsmon.politeness import HostLimit
 from newsmon.records import FeedEntry, FeedPoll, FeedState, Page, PageFailure
-from newsmon.robots import RobotsCache, RobotsRefusal
+from newsmon.robots import RobotsCache
 from newsmon.settings import Settings, SourceConfig
 from newsmon.urls import host_key
 
@@ -95,14 +95,24 @@ def spread_over_hosts(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
 
 
 async def poll_sources(
-    fetcher: Fetcher, sources: Sequence[SourceConfig], states: Mapping[str, FeedState]
+    fetcher: Fetcher,
+    sources: Sequence[SourceConfig],
+    states: Mapping[str, FeedState],
+    *,
+    parser: FeedParser | None = None,
 ) -> list[FeedPoll]:
-    """Poll every source concurrently; each result is a FeedPoll (status "error" for failures)."""
+    """Poll every source concurrently; each result is a FeedPoll (status "error" for failures).
+
+    Bodies are parsed by `parser` (a FeedParsePool: worker processes, bounded in time), so a big
+    feed's parse never holds up the other polls.
+    """
 
     async def poll_one(source: SourceConfig) -> FeedPoll:
         state = states.get(source.name, FeedState())
         try:
-            return await poll_feed(fetcher, source=source.name, url=source.url, state=state)
+            return await poll_feed(
+                fetcher, source=source.name, url=source.url, state=state, parser=parser
+            )
         except Exception as err:  # poll_feed reports errors itself; this is the last guard
             return FeedPoll(
                 source=source.name, status="error", state=state, error=f"{source.url}: {err}"
@@ -123,7 +133,8 @@ async def fetch_pages(
 
     With `robots`, each page (and each redirect target) is checked against its site's robots.txt
     first, except for the sources named in `robots_exempt` (`respect_robots: false`). A page the
-    rules disallow is a failure that is given up at once: asking again next run cannot help.
+    rules disallow is a failure that is given up at once: asking again next run cannot help. So is
+    every permanent failure (`FetchError.permanent`: 404/410, too large, a redirect loop, not HTML).
     """
 
     async def fetch_one(entry: FeedEntry) -> Page | PageFailure:
@@ -132,10 +143,8 @@ async def fetch_pages(
             check = functools.partial(robots.check, fetcher)
         try:
             result = await fetcher.fetch(entry.url, check=check)
-        except RobotsRefusal as err:
+        except FetchError as err:  # robots.txt refusals too: permanent when the rules say so
             return PageFailure(entry=entry, stage="fetch", error=str(err), give_up=err.permanent)
-        except FetchError as err:
-            return PageFailure(entry=entry, stage="fetch", error=str(err))
         except Exception as err:
             return PageFailure(entry=entry, stage="fetch", error=f"{entry.url}: {err!r}")
         content_type = result.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -144,6 +153,7 @@ async def fetch_pages(
                 entry=entry,
                 stage="fetch",
                 error=f"{result.final_url}: not an HTML page (Content-Type {content_type})",
+                give_up=True,
             )
         return Page(
             entry=entry,

@@ -25,10 +25,14 @@ from typing import Literal
 from urllib.parse import urldefrag, urljoin
 
 import anyio
-import charset_normalizer
 import httpcore
 import httpx
 
+# Text decoding lives in newsmon.charset; these names stay importable from here.
+from newsmon.charset import declared_encoding as declared_encoding
+from newsmon.charset import decode_body as decode_body
+from newsmon.charset import decode_text
+from newsmon.charset import detect_encoding as detect_encoding
 from newsmon.politeness import HostLimit, Politeness
 from newsmon.urls import host_key, is_http_url
 
@@ -55,6 +59,12 @@ ACCEPT_ENCODING = ", ".join(
 )
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Failures that asking again cannot cure; everything else (timeouts, connection failures, 5xx,
+# 429, 403, 408, a broken stream) may pass and is retried on later runs.
+_PERMANENT_KINDS = frozenset(
+    {"too_large", "blocked", "redirects", "content_type", "invalid_url"}
+)  # robots.txt refusals decide for themselves (an unreachable robots.txt may come back)
+_PERMANENT_STATUSES = frozenset({400, 404, 405, 406, 410, 414, 451, 501})
 # Decompressed output is produced at most this much at a time, so a bomb never sits in memory.
 _DECODE_CHUNK = 64 * 1024
 # Idle connections are kept this long for reuse (a host polled at 1 request/s reuses its own).
@@ -88,6 +98,8 @@ class FetchError(Exception):
         self.url = url
         self.kind: FetchKind = kind
         self.detail = detail
+        # Would asking again later get the same answer? (too large, a redirect loop, ...)
+        self.permanent = kind in _PERMANENT_KINDS
 
     def __str__(self) -> str:
         return f"{self.url}: {self.detail}"
@@ -99,6 +111,8 @@ class HttpStatusError(FetchError):
     def __init__(self, url: str, status: int, detail: str, retry_after_s: float | None) -> None:
         super().__init__(url, "status", detail)
         self.status = status
+        # 404, 410 and their kind say the page is not there; 5xx, 429, 403, 408 may pass.
+        self.permanent = status in _PERMANENT_STATUSES
         self.retry_after_s = retry_after_s
 
     def __reduce__(self) -> tuple[type[HttpStatusError], tuple[str, int, str, float | None]]:
@@ -128,7 +142,8 @@ class FetchResult:
 
     def text(self) -> str:
         """The body as text, in the encoding the response declares or the bytes reveal."""
-        return decode_body(self.body, content_type=self.headers.get("content-type"))
+        content_type = self.headers.get("content-type")
+        return decode_text(self.body, content_type=content_type, where=self.final_url).text
 
 
 # --- the SSRF guard -------------------------------------------------------------------------
@@ -419,21 +434,45 @@ class _Decoder:
         else:
             yield data
 
-    def _inflate(self, data: bytes) -> Iterator[bytes]:
+    def _first_inflate(self, data: bytes) -> bytes:
         try:
-            out = self._zlib.decompress(data, _DECODE_CHUNK)
+            return bytes(self._zlib.decompress(data, _DECODE_CHUNK))
         except zlib.error:
-            if not (self._first and self.encoding == "deflate"):
+            if self.encoding != "deflate":
                 raise
             # "deflate" is sent both zlib-wrapped (as specified) and raw (by some servers).
             self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._zlib.decompress(data, _DECODE_CHUNK)
+            return bytes(self._zlib.decompress(data, _DECODE_CHUNK))
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        try:
+            out = (
+                self._first_inflate(data)
+                if self._first
+                else self._zlib.decompress(data, _DECODE_CHUNK)
+            )
+        except zlib.error:
+            if not (self._first and _not_compressed(data)):
+                raise
+            # Labelled gzip/deflate but sent as is (misconfigured servers do): read it as it is,
+            # as feedparser and browsers do, rather than refuse it.
+            self._zlib, self.encoding, self._first = None, "identity", False
+            yield data
+            return
         self._first = False
         while True:
             yield out
             if not self._zlib.unconsumed_tail and len(out) < _DECODE_CHUNK:
                 return
             out = self._zlib.decompress(self._zlib.unconsumed_tail, _DECODE_CHUNK)
+
+
+def _not_compressed(head: bytes) -> bool:
+    """Does a body labelled gzip/deflate start like plain text instead (markup, a BOM)?
+
+    Asked only once the body failed to decompress from its first bytes on.
+    """
+    return head.lstrip(b" \t\r\n").startswith((b"<", codecs.BOM_UTF8, b"\xff\xfe", b"\xfe\xff"))
 
 
 class _OverLimit(Exception):
@@ -453,70 +492,6 @@ class _Collector:
             raise _OverLimit
         self._out.append(bytes(data))
         return len(data)
-
-
-# --- text decoding --------------------------------------------------------------------------
-
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
-_DOC_CHARSET = re.compile(
-    rb"<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)|<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)",
-    re.IGNORECASE,
-)
-# Browsers read these labels as windows-1252 (WHATWG Encoding); pages rely on it for quotes.
-_AS_CP1252 = frozenset({"latin_1", "ascii", "iso8859_1"})
-
-
-def decode_body(body: bytes, *, content_type: str | None = None) -> str:
-    """Bytes -> text: BOM, Content-Type charset, in-document declaration, UTF-8, detection.
-
-    A BOM wins over the header (as in the WHATWG encoding rules): it cannot be there by accident.
-    """
-    encoding = declared_encoding(body, content_type=content_type)
-    if encoding is None:
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            encoding = detect_encoding(body)
-    return body.decode(encoding, errors="replace")
-
-
-def declared_encoding(body: bytes, *, content_type: str | None = None) -> str | None:
-    """The codec the response declares: BOM, Content-Type charset, or in-document declaration."""
-    bom = next((enc for mark, enc in _BOMS if body.startswith(mark)), None)
-    header = _HEADER_CHARSET.search(content_type or "")
-    return bom or _codec(header.group(1) if header else None) or _declared_encoding(body)
-
-
-def detect_encoding(body: bytes) -> str:
-    """The codec the bytes most likely are in (charset-normalizer), UTF-8 when nothing fits."""
-    best = charset_normalizer.from_bytes(body).best()
-    return _codec(best.encoding if best else None) or "utf-8"
-
-
-def _declared_encoding(body: bytes) -> str | None:
-    match = _DOC_CHARSET.search(body[:2048])
-    if match is None:
-        return None
-    encoding = _codec((match.group(1) or match.group(2)).decode("ascii"))
-    # A declaration read with an ASCII-compatible scan cannot be UTF-16 (WHATWG: use UTF-8).
-    return "utf-8" if encoding and encoding.startswith("utf_16") else encoding
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().lower()).name.replace("-", "_")
-    except LookupError:
-        return None
-    return "cp1252" if name in _AS_CP1252 else name
 
 
 # --- the client -----------------------------------------------------------------------------
@@ -610,9 +585,10 @@ class Fetcher:
         while True:
             if check is not None:
                 await check(current)
-            started = asyncio.get_running_loop().time()
             try:
-                outcome = await self._hop(url, current, headers, cap, content_types, remaining)
+                outcome, spent = await self._hop(
+                    url, current, headers, cap, content_types, remaining
+                )
             except _AddressRefused as err:
                 what = err.address if err.host == err.address else f"{err.host} ({err.address})"
                 raise BlockedAddressError(
@@ -622,7 +598,7 @@ class Fetcher:
                 ) from None
             except (httpx.HTTPError, httpx.InvalidURL) as err:
                 raise _transport_error(url, current, err, self.policy) from None
-            remaining -= asyncio.get_running_loop().time() - started
+            remaining -= spent
             if isinstance(outcome, FetchResult):
                 return FetchResult(
                     url, current, outcome.status, outcome.headers, outcome.body, tuple(redirects)
@@ -649,16 +625,21 @@ class Fetcher:
         cap: int,
         content_types: Collection[str] | None,
         remaining: float,
-    ) -> FetchResult | str:
-        """One request: a FetchResult, or the Location of a redirect."""
+    ) -> tuple[FetchResult | str, float]:
+        """One request: a FetchResult, or the Location of a redirect; with the seconds it took.
+
+        Waiting for the host's turn is not part of the request's time budget: only the request
+        itself is (the timeout below), so the seconds returned start once the slot is held. A
+        redirect's next hop on a busy host queues again, and that wait must not eat the budget.
+        """
         key = host_key(current)
-        # Waiting for the host's turn is not part of the request's time budget: only what
-        # follows is (the timeout below).
         async with self.politeness.slot(key):
+            started = asyncio.get_running_loop().time()
             try:
                 async with asyncio.timeout(max(remaining, 0.0)):
                     async with self._client.stream("GET", current, headers=headers) as response:
-                        return await self._answer(url, current, response, cap, content_types)
+                        outcome = await self._answer(url, current, response, cap, content_types)
+                return outcome, asyncio.get_running_loop().time() - started
             except TimeoutError:
                 raise FetchError(
                     url,

@@ -171,7 +171,8 @@ class QueuedEntry(SQLModel, table=True):
     Entries are queued in the same transaction that saves the poll's new validators (ETag, body
     hash), so a run that dies half-way loses nothing: the next run works through the queue. A
     stored page's row is deleted; a page that keeps failing is retried on later runs until
-    `attempts` reaches NEWSMON_MAX_PAGE_ATTEMPTS, and then kept as the record of the failure.
+    `attempts` reaches NEWSMON_MAX_PAGE_ATTEMPTS, and then kept as the record of the failure; a
+    permanent failure (`failure`) counts as all its attempts at once.
     """
 
     __tablename__ = "entry_queue"
@@ -185,6 +186,9 @@ class QueuedEntry(SQLModel, table=True):
     summary: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     attempts: int = 0
     stage: str | None = Field(default=None, max_length=20)  # of the last failure: fetch, extract
+    # Of the last failure: "permanent" (given up at once: 404/410, too large, redirect loop, not
+    # HTML, disallowed) or "transient" (retried on later runs: timeouts, 5xx, 429).
+    failure: str | None = Field(default=None, max_length=10)
     error: str | None = None
     queued_at: datetime = _ts(nullable=False)
     last_attempt_at: datetime | None = _ts()

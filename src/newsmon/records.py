@@ -72,7 +72,12 @@ class PageFailure:
     entry: FeedEntry
     stage: Literal["fetch", "extract"]
     error: str
-    give_up: bool = False  # retrying cannot help (e.g. disallowed by robots.txt): stop at once
+    give_up: bool = False  # permanent (404/410, too large, not HTML...): retrying cannot help
+
+    @property
+    def failure(self) -> Literal["permanent", "transient"]:
+        """How `entry_queue.failure` and the run summary name this failure."""
+        return "permanent" if self.give_up else "transient"
 
 
 @dataclass(frozen=True, slots=True)

@@ -641,8 +641,9 @@ def record_failures(
 ) -> None:
     """Count a failed attempt on each entry's queue row (queued now if it was not), with the reason.
 
-    A failure marked `give_up` (disallowed by robots.txt) counts as `max_attempts` at once, so the
-    page is not asked for again on every run.
+    A failure marked `give_up` (permanent: 404/410, too large, redirect loop, not HTML, disallowed
+    by robots.txt) counts as `max_attempts` at once, so the page is not asked for again on every
+    run; `failure` records which kind the last one was.
     """
     for failure in failures:
         entry = failure.entry
@@ -659,6 +660,7 @@ def record_failures(
                     "summary": entry.summary,
                     "attempts": max_attempts if give_up else 1,
                     "stage": failure.stage,
+                    "failure": failure.failure,
                     "error": failure.error[:2000],
                     "queued_at": now,
                     "last_attempt_at": now,
@@ -675,6 +677,7 @@ def record_failures(
                     "attempts": attempts,
                     "error": statement.excluded.error,
                     "stage": statement.excluded.stage,
+                    "failure": statement.excluded.failure,
                     "last_attempt_at": statement.excluded.last_attempt_at,
                 },
             )

@@ -24,6 +24,7 @@ class SourceSummary:
     stored: int = 0
     duplicates: int = 0  # stored, but part of an existing story cluster
     failed: int = 0  # pages that could not be fetched or extracted
+    gave_up: int = 0  # of those, permanent failures (404/410, too large...): not retried
     alerts: int = 0
     error: str | None = None
 
@@ -61,6 +62,7 @@ class RunSummary:
             total.stored += row.stored
             total.duplicates += row.duplicates
             total.failed += row.failed + (1 if row.poll == "error" else 0)
+            total.gave_up += row.gave_up
             total.alerts += row.alerts
         return total
 
@@ -79,6 +81,7 @@ class RunSummary:
             "stored": totals.stored,
             "duplicates": totals.duplicates,
             "failed": totals.failed,
+            "gave_up": totals.gave_up,
             "alerts": totals.alerts,
             "alerts_delivered": self.alerts_delivered,
             "alerts_failed": self.alerts_failed,

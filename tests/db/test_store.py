@@ -365,3 +365,20 @@ def test_nul_characters_from_hostile_input_do_not_fail_the_transaction(engine: E
     assert outcome.stored == 1
     [article] = _articles(engine)
     assert article["title"] == "Four killed" and "\x00" not in article["text"]
+
+
+def test_permanent_failures_are_given_up_at_once_transient_ones_retried(engine: Engine) -> None:
+    gone = entry("wire", "https://wire.example/gone")
+    busy = entry("wire", "https://wire.example/busy")
+    failures = [
+        PageFailure(entry=gone, stage="fetch", error="HTTP 410 Gone", give_up=True),
+        PageFailure(entry=busy, stage="fetch", error="HTTP 503 Service Unavailable"),
+    ]
+    with Session(engine) as session, session.begin():
+        enqueue_entries(session, [gone, busy], now=NOW)
+        record_failures(session, failures, now=NOW, max_attempts=3)
+    with Session(engine) as session:
+        assert [e.url for e in queued_entries(session, ["wire"], max_attempts=3)] == [busy.url]
+        rows = {r.url: r for r in session.scalars(sa.select(QueuedEntry))}
+        assert (rows[gone.url].failure, rows[gone.url].attempts) == ("permanent", 3)
+        assert (rows[busy.url].failure, rows[busy.url].attempts) == ("transient", 1)

@@ -178,7 +178,11 @@ def test_ingest_twice_against_loopback_site(
         assert all(a["delivered_at"] for a in alerts)
         assert set(failures) == {news.url("/wire/gone"), _slow.url("/never")}
         assert failures[news.url("/wire/gone")].error.endswith("HTTP 404 Not Found")
-        assert {f.attempts for f in failures.values()} == {1}
+        # A 404 cannot succeed later: given up at once; the hanging host may come back.
+        gone, never = failures[news.url("/wire/gone")], failures[_slow.url("/never")]
+        assert (gone.failure, gone.attempts) == ("permanent", 3)
+        assert (never.failure, never.attempts) == ("transient", 1)
+        assert first["gave_up"] == 1
         assert (
             broken is not None and broken.status == "failing" and broken.consecutive_failures == 1
         )
@@ -191,8 +195,9 @@ def test_ingest_twice_against_loopback_site(
         assert second["stored"] == 0 and second["alerts"] == 0
         assert second["sources"]["wire"]["poll"] in ("unchanged", "not_modified")
         assert len(receiver.received) == 2
-        # The feeds did not change, but the failed pages are retried from the queue.
-        assert second["failed"] == 3  # the two pages again, and the broken feed
+        # The feeds did not change, but the transiently failed page is retried from the queue.
+        assert second["failed"] == 2  # the hanging page again, and the broken feed
         with Session(engine) as session:
-            assert {f.attempts for f in session.scalars(sa.select(QueuedEntry))} == {2}
+            attempts = {f.url: f.attempts for f in session.scalars(sa.select(QueuedEntry))}
+            assert attempts == {news.url("/wire/gone"): 3, _slow.url("/never"): 2}
     engine.dispose()

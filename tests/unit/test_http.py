@@ -303,6 +303,16 @@ def test_corrupt_compressed_body_is_a_protocol_error(server: LocalServer) -> Non
     assert "could not decompress the gzip body" in str(error)
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "x-gzip"])
+def test_markup_labelled_compressed_but_sent_as_is_is_read(
+    server: LocalServer, encoding: str
+) -> None:
+    # feedparser reads these (its suite: compression/*-not-compressed); refusing lost the feed.
+    body = b"<feed><title>gzip</title></feed>"
+    server.route("/feed", body, headers={"Content-Encoding": encoding}, content_type="text/xml")
+    assert fetch(server.url("/feed")).body == body
+
+
 def test_unknown_content_encoding_is_refused(server: LocalServer) -> None:
     server.route("/odd", b"...", headers={"Content-Encoding": "compress"})
     error = fetch_error(server.url("/odd"))

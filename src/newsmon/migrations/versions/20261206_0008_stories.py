@@ -1,7 +1,7 @@
 """stories: article.story_id, alert.story_update, story, story_merge, story_features, story_key
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06
 
 Articles stored before this migration keep story_id null: stories are assigned online, as
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
