@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 
 from newsmon.db import make_engine
-from newsmon.extract import PageExtractor
+from newsmon.extraction_pool import PageExtractor
 from newsmon.fetch import default_host_limit, host_limits, http_policy
 from newsmon.http import Fetcher, HttpPolicy
 from newsmon.politeness import Politeness
@@ -24,7 +24,7 @@ from newsmon.settings import Config, Settings
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
-_extractors: dict[int, PageExtractor] = {}
+_extractors: dict[tuple[int, float, int, int], PageExtractor] = {}
 
 
 def engine_for(url: str) -> Engine:
@@ -34,11 +34,20 @@ def engine_for(url: str) -> Engine:
         return _engines[url]
 
 
-def extractor(workers: int) -> PageExtractor:
+def extractor(settings: Settings) -> PageExtractor:
+    """The process's extraction workers for these settings (started on first use, kept)."""
+    key = (
+        settings.extract_worker_count,
+        settings.extract_timeout_s,
+        settings.extract_max_chars,
+        settings.extract_max_tags,
+    )
     with _lock:
-        if workers not in _extractors:
-            _extractors[workers] = PageExtractor(workers)
-        return _extractors[workers]
+        if key not in _extractors:
+            _extractors[key] = PageExtractor(
+                key[0], page_timeout_s=key[1], max_chars=key[2], max_tags=key[3]
+            )
+        return _extractors[key]
 
 
 def close_extractors() -> None:

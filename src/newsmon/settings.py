@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     max_page_attempts: int = 3
     # Extraction worker processes; 0 means one per core.
     extract_workers: int = 0
+    # Every page is extracted in a worker process; one still busy after this long is killed and
+    # the page fails (an attempt). Pages with more characters or tags are refused unparsed.
+    extract_timeout_s: float = Field(default=30.0, gt=0)
+    extract_max_chars: int = Field(default=5 * 2**20, ge=1)
+    extract_max_tags: int = Field(default=200_000, ge=1)
     # Feed entries processed per store transaction / Prefect task.
     batch_size: int = 100
     # Estimated Jaccard similarity at or above which an article joins an earlier story's cluster:
