@@ -78,6 +78,7 @@ class HttpPolicy:
     max_per_host: int = 2
     host_rps: float | None = None  # request starts per second per host (None: no rate limit)
     allow_private_hosts: bool = False
+    private_allowlist: tuple[str, ...] = ()  # CIDRs, addresses or host names (PrivateAccess)
 
 
 class FetchError(Exception):
@@ -134,6 +135,13 @@ class FetchResult:
 # --- the SSRF guard -------------------------------------------------------------------------
 
 
+# Refused in every mode, whatever NEWSMON_ALLOW_PRIVATE_HOSTS or the allowlist say: cloud metadata
+# services live on link-local addresses, and nothing legitimate is served from the others.
+_ALWAYS_REFUSED = frozenset(
+    {"link-local address", "multicast address", "unspecified address", "reserved address"}
+)
+
+
 def refusal_reason(address: str) -> str | None:
     """Why the guard refuses this IP address (e.g. "private address"), or None if it is public."""
     try:
@@ -149,18 +157,64 @@ def refusal_reason(address: str) -> str | None:
             inner = refusal_reason(str(embedded))
             return f"{inner} (embedded in {ip})" if inner else None
     checks = (
+        (ip.is_unspecified, "unspecified address"),
         (ip.is_loopback, "loopback address"),
         (ip.is_link_local, "link-local address"),
         # fec0::/10 (deprecated, RFC 3879) still routes inside old networks; Python calls it global.
         (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "site-local address"),
         (ip.is_multicast, "multicast address"),
-        (ip.is_unspecified, "unspecified address"),
         (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "shared (CGNAT) address"),
         (ip.is_reserved, "reserved address"),
         (ip.is_private, "private address"),
         (not ip.is_global, "address that is not globally routable"),
     )
     return next((reason for refused, reason in checks if refused), None)
+
+
+def always_refused(reason: str) -> bool:
+    """Whether a `refusal_reason` holds in every mode (link-local/metadata, multicast, ...)."""
+    return reason.split(" (embedded in ", 1)[0] in _ALWAYS_REFUSED
+
+
+@dataclass(frozen=True)
+class PrivateAccess:
+    """Which non-public addresses may be reached: all private ones (NEWSMON_ALLOW_PRIVATE_HOSTS),
+    or those in listed networks or behind listed host names (NEWSMON_PRIVATE_ALLOWLIST).
+    Link-local, multicast, unspecified and reserved addresses stay refused either way."""
+
+    allow_all: bool = False
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, allow_all: bool, allowlist: Collection[str] = ()) -> PrivateAccess:
+        """From the setting's items: CIDRs or addresses ("10.1.0.0/16", "::1"), or host names."""
+        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        hosts: set[str] = set()
+        for item in (i.strip() for i in allowlist):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+            except ValueError:
+                hosts.add(item.lower().rstrip("."))
+        return cls(allow_all=allow_all, networks=tuple(networks), hosts=frozenset(hosts))
+
+    def refusal(self, host: str, address: str) -> str | None:
+        """Why connecting to `address` (for `host`) is refused, with what would allow it; or None."""
+        reason = refusal_reason(address)
+        if reason is None:
+            return None
+        if always_refused(reason):
+            return f"{reason}, refused in every mode"
+        if self.allow_all or host.lower().rstrip(".") in self.hosts:
+            return None
+        ip = ipaddress.ip_address(address)
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        candidates = [ip] if mapped is None else [ip, mapped]
+        if any(candidate in network for network in self.networks for candidate in candidates):
+            return None
+        return f"{reason} (NEWSMON_PRIVATE_ALLOWLIST or NEWSMON_ALLOW_PRIVATE_HOSTS=true allows it)"
 
 
 _LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
@@ -207,11 +261,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self,
         resolver: Resolver | None,
         *,
-        allow_private_hosts: bool,
+        allow_private_hosts: bool = False,
+        private_access: PrivateAccess | None = None,
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self._resolver = resolver  # None: the system resolver, looked up at each call
-        self._allow_private = allow_private_hosts
+        self._access = private_access or PrivateAccess(allow_all=allow_private_hosts)
         self._inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -224,11 +279,10 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         """Connect to the first reachable checked address of `host` (TLS SNI stays the name)."""
         addresses = await self._resolve(host, port, timeout)
-        if not self._allow_private:
-            for address in addresses:
-                reason = refusal_reason(address)
-                if reason is not None:
-                    raise _AddressRefused(host, address, reason)
+        for address in addresses:
+            reason = self._access.refusal(host, address)
+            if reason is not None:
+                raise _AddressRefused(host, address, reason)
         failure: Exception | None = None
         for address in addresses:
             try:
@@ -558,7 +612,10 @@ class Fetcher:
             default=HostLimit(policy.host_rps, policy.max_per_host),
             max_connections=policy.max_connections,
         )
-        backend = GuardedNetworkBackend(resolver, allow_private_hosts=policy.allow_private_hosts)
+        backend = GuardedNetworkBackend(
+            resolver,
+            private_access=PrivateAccess.parse(policy.allow_private_hosts, policy.private_allowlist),
+        )
         self._client = httpx.AsyncClient(
             transport=_PerHostTransport(policy, backend),
             trust_env=False,
@@ -617,8 +674,7 @@ class Fetcher:
                 what = err.address if err.host == err.address else f"{err.host} ({err.address})"
                 raise BlockedAddressError(
                     url,
-                    f"{_via(url, current)}refused by the SSRF guard: {what} is a {err.reason}"
-                    " (NEWSMON_ALLOW_PRIVATE_HOSTS=true allows it)",
+                    f"{_via(url, current)}refused by the SSRF guard: {what} is a {err.reason}",
                 ) from None
             except (httpx.HTTPError, httpx.InvalidURL) as err:
                 raise _transport_error(url, current, err, self.policy) from None

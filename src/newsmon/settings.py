@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/newsmon.db"
     config_dir: Path = Path("config")
     allow_private_hosts: bool = False
+    # Private networks that may be fetched (an intranet feed) while the SSRF guard stays on:
+    # comma-separated CIDRs, addresses or host names. Link-local (cloud metadata), multicast,
+    # unspecified and reserved addresses are refused whatever this and allow_private_hosts say.
+    private_allowlist: str = ""
     user_agent_contact: str = "https://github.com/newsmon/newsmon"
 
     # HTTP limits. Defaults keep one slow or hostile host from holding a run.
@@ -74,6 +78,12 @@ class Settings(BaseSettings):
     extract_max_tags: int = Field(default=200_000, ge=1)
     # Feed entries processed per store transaction / Prefect task.
     batch_size: int = 100
+    # Caps on one run's work (newsmon.caps): new entries queued per feed per poll (the newest
+    # kept, the rest dropped), and pages fetched per run, shared round-robin across sources (the
+    # rest stay queued for the next run). At 1 request/s per host, 1,000 pages is ~17 min of one
+    # host's time, and many hosts share a run.
+    max_new_entries_per_feed: int = Field(default=500, ge=1)
+    max_pages_per_run: int = Field(default=1000, ge=1)
     # Estimated Jaccard similarity at or above which an article joins an earlier story's cluster:
     # dedup.NEAR_DUPLICATE_THRESHOLD, chosen from benchmarks/dedup_eval.py (docs/CLUSTERS.md).
     # Below 0.4 the LSH bands (40 x 3) stop finding such pairs reliably: refused.
@@ -84,6 +94,10 @@ class Settings(BaseSettings):
     @property
     def user_agent(self) -> str:
         return f"newsmon/{__version__} (+{self.user_agent_contact})"
+
+    @property
+    def private_allowlist_items(self) -> tuple[str, ...]:
+        return tuple(item.strip() for item in self.private_allowlist.split(",") if item.strip())
 
     @property
     def extract_worker_count(self) -> int:
