@@ -31,6 +31,9 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Values a config file may hold with its YAML aliases expanded: 1,000 sources of ~10 keys each
+# are ~20,000; far more is an alias bomb, refused before anything walks it.
+MAX_CONFIG_VALUES = 1_000_000
 
 
 class Settings(BaseSettings):
@@ -330,6 +333,26 @@ def _read_yaml(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def _expands_beyond(document: Any, limit: int) -> bool:
+    """Whether walking `document` with every alias expanded visits more than `limit` values.
+
+    Stops counting at the limit, so it costs at most `limit` steps whatever the file holds.
+    """
+    visited = 0
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        visited += 1
+        if visited > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple | set):
+            stack.extend(value)
+    return False
+
+
 def _load_entries(path: Path, key: str, model: type[BaseModel], problems: list[str]) -> list[Any]:
     try:
         document = _read_yaml(path.read_text(encoding="utf-8"))
@@ -337,6 +360,14 @@ def _load_entries(path: Path, key: str, model: type[BaseModel], problems: list[s
         problems.append(f"{path}: cannot be read as YAML: {_one_line(str(err))}")
         return []
     if document is None:
+        return []
+    if _expands_beyond(document, MAX_CONFIG_VALUES):
+        # Aliases (*a) share one object, so the file loads small; it explodes only when each
+        # reference is walked (a repr in an error message grew a 400-byte file to 3 GB).
+        problems.append(
+            f"{path}: expands to more than {MAX_CONFIG_VALUES:,} values through YAML aliases"
+            " (an alias bomb?): refused"
+        )
         return []
     if not isinstance(document, dict) or set(document) - {key}:
         problems.append(f"{path}: expected a mapping with a single key '{key}:' holding a list")
