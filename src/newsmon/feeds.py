@@ -25,7 +25,7 @@ from newsmon.http import (
     detect_encoding,
 )
 from newsmon.records import FeedEntry, FeedPoll, FeedState
-from newsmon.urls import is_http_url
+from newsmon.urls import is_http_url, without_credentials
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -191,7 +191,7 @@ def _entry(item: Any, *, source: str, feed_url: str) -> FeedEntry | None:
         return None
     return FeedEntry(
         source=source,
-        url=link,
+        url=without_credentials(link),  # `user:pw@` in a feed's link is never stored or alerted
         guid=(item.get("id") or "").strip() or None,
         title=strip_html(item.get("title")),
         published_at=_published(item),

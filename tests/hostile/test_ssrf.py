@@ -76,7 +76,9 @@ def test_allowlist_lets_listed_networks_and_hosts_through_and_nothing_else(
     rules = policy(allow_private_hosts=False, private_allowlist=allowlist)
     ok = fetch(f"http://intranet.test:{server.port}/feed", rules=rules, resolver=resolver)
     assert ok.body == b"intranet feed"
-    error = fetch_error(f"http://intranet.test:{server.port}/to-ten", rules=rules, resolver=resolver)
+    error = fetch_error(
+        f"http://intranet.test:{server.port}/to-ten", rules=rules, resolver=resolver
+    )
     assert isinstance(error, BlockedAddressError) and "10.0.0.1 is a private address" in str(error)
     assert "NEWSMON_PRIVATE_ALLOWLIST" in str(error)
     by_name = policy(allow_private_hosts=False, private_allowlist=("Intranet.Test",))
@@ -90,7 +92,13 @@ def test_allow_private_hosts_keeps_loopback_and_private_ranges_reachable() -> No
     access = PrivateAccess.parse(True)
     for address in ("127.0.0.1", "10.0.0.1", "192.168.1.1", "::1", "fd00::1", "::ffff:127.0.0.1"):
         assert access.refusal("h", address) is None, address
-    for address in ("169.254.169.254", "::ffff:169.254.169.254", "224.0.0.1", "0.0.0.0", "240.0.0.1"):
+    for address in (
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "224.0.0.1",
+        "0.0.0.0",
+        "240.0.0.1",
+    ):
         assert access.refusal("h", address), address
     mapped = PrivateAccess.parse(False, ["10.0.0.0/8"])
     assert mapped.refusal("h", "::ffff:10.1.2.3") is None
@@ -98,6 +106,8 @@ def test_allow_private_hosts_keeps_loopback_and_private_ranges_reachable() -> No
     assert mapped.refusal("h", "192.168.0.1")
 
 
-def test_private_allowlist_setting_is_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_private_allowlist_setting_is_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("NEWSMON_PRIVATE_ALLOWLIST", "10.1.0.0/16, intranet.example ,")
     assert Settings().private_allowlist_items == ("10.1.0.0/16", "intranet.example")
