@@ -23,7 +23,7 @@ from newsmon.summary import RunSummary
 from newsmon.tasks.artifacts import publish_digest
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
 from newsmon.tasks.poll import poll_feeds, record_polls, select_due_sources
-from newsmon.tasks.runtime import engine_for
+from newsmon.tasks.runtime import engine_for, tie_ephemeral_api_server
 from newsmon.tasks.store import deliver_alerts, store_batch
 
 
@@ -35,6 +35,9 @@ def describe_sources(names: Sequence[str], limit: int = 2) -> str:
 
 
 T = TypeVar("T")
+
+# `newsmon ingest` in ephemeral mode starts Prefect's temporary API server on its first flow call.
+tie_ephemeral_api_server()
 
 # Store tasks submitted and not yet finished (each holds an extracted batch in memory).
 MAX_PENDING_STORES = 2

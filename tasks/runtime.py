@@ -8,6 +8,8 @@ the heavy objects behind them are created once per process here.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -25,6 +27,38 @@ from newsmon.settings import Config, Settings
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _extractors: dict[tuple[int, float, int, int], PageExtractor] = {}
+
+
+class _WatchedSubprocess:
+    """Stands in for the `subprocess` module inside Prefect's server module: the temporary API
+    server it starts runs under newsmon.parent_watch, so it dies with this process."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def Popen(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        if list(args[1:3]) == ["-m", "uvicorn"]:
+            args = [args[0], "-m", "newsmon.parent_watch", str(os.getpid()), *args[2:]]
+        return subprocess.Popen(args, **kwargs)
+
+
+def tie_ephemeral_api_server() -> None:
+    """Make the temporary API server Prefect starts in ephemeral mode die with this process.
+
+    Prefect 3 starts it with `subprocess.Popen([python, "-m", "uvicorn", ...])` and stops it only
+    at exit (atexit): after a `kill -9` it ran on. tests/hostile/test_kill.py pins this.
+    Against a server (PREFECT_API_URL set) there is nothing to do, and Prefect's server code
+    (seconds to import) is not imported.
+    """
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
+        return
+    from prefect.server.api import server as prefect_server
+
+    if not isinstance(prefect_server.subprocess, _WatchedSubprocess):
+        prefect_server.subprocess = _WatchedSubprocess()  # type: ignore[assignment]
 
 
 def engine_for(url: str) -> Engine:
