@@ -123,6 +123,7 @@ def test_kill_9_of_ingest_leaves_no_process_and_the_next_run_completes(tmp_path:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # only for cleaning up if this test fails
         )
+        left: dict[int, str] = {}
         try:
             assert hang_started.wait(timeout=300), "the run never reached the hanging page"
             left = descendants(ingest.pid)
@@ -140,7 +141,7 @@ def test_kill_9_of_ingest_leaves_no_process_and_the_next_run_completes(tmp_path:
             release.set()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(ingest.pid, signal.SIGKILL)
-            for pid in descendants(ingest.pid):
+            for pid in {**left, **descendants(ingest.pid)}:  # whatever outlived a failed check
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
