@@ -76,6 +76,7 @@ def die_with_parent() -> None:
 
 
 def _warm_up() -> None:
+    # A no-op when forked from the warm forkserver (newsmon.extraction_warmup); not otherwise.
     import py3langid
     import trafilatura  # noqa: F401
 
@@ -225,7 +226,7 @@ class PageExtractor:
 
     def _start(self) -> _Worker:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["trafilatura", "py3langid", "newsmon.extraction_pool"])
+        context.set_forkserver_preload(["newsmon.extraction_warmup", "newsmon.extraction_pool"])
         ours, theirs = context.Pipe()
         process = context.Process(
             target=_serve, args=(theirs, self._extract_fn), name="newsmon-extract", daemon=True
