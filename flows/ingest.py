@@ -21,6 +21,7 @@ from newsmon.shards import parse_shard
 from newsmon.store import StoreOutcome
 from newsmon.summary import RunSummary
 from newsmon.tasks.artifacts import publish_digest
+from newsmon.tasks.crashed_runs import claim_and_mark_crashed
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
 from newsmon.tasks.poll import poll_feeds, record_polls, select_due_sources
 from newsmon.tasks.runtime import engine_for, tie_ephemeral_api_server
@@ -53,6 +54,19 @@ def _batches(entries: list[FeedEntry], size: int) -> list[list[FeedEntry]]:
     return [entries[i : i + size] for i in range(0, len(entries), size)]
 
 
+def _mark_dead_runs_crashed(logger: Any) -> None:
+    """Label this run with its process; runs left Running by a killed process become Crashed."""
+    from prefect.runtime import flow_run
+
+    try:
+        for name in claim_and_mark_crashed(flow_run.id):
+            logger.warning(
+                "flow run %s was left Running by a process that died: marked Crashed", name
+            )
+    except Exception as err:  # bookkeeping: never a reason to fail the run
+        logger.warning("could not check for runs left Running by a dead process: %s", err)
+
+
 def _run_name() -> str:
     from prefect.runtime import flow_run
 
@@ -82,6 +96,7 @@ def ingest(
             workers running K = 1..N share the sources, each polled by exactly one of them.
     """
     logger = get_run_logger()
+    _mark_dead_runs_crashed(logger)
     settings = Settings()
     config: Config = load_config(config_dir or settings.config_dir)
     if shard:

@@ -159,3 +159,10 @@ def test_kill_9_of_ingest_leaves_no_process_and_the_next_run_completes(tmp_path:
         urls = set(connection.scalars(sa.text("SELECT url FROM article")))
     engine.dispose()
     assert {server.url("/a"), server.url("/b"), server.url("/late")} <= urls
+    # Prefect's own record of the two runs (its temporary API keeps them in PREFECT_HOME): the
+    # killed one is marked Crashed by the next, not left Running for ever.
+    prefect = make_engine(f"sqlite:///{tmp_path / 'prefect-home' / 'prefect.db'}")
+    with prefect.connect() as connection:
+        states = sorted(connection.scalars(sa.text("SELECT state_type FROM flow_run")))
+    prefect.dispose()
+    assert states == ["COMPLETED", "CRASHED"], states
