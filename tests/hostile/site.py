@@ -87,6 +87,7 @@ def build(server: LocalServer, secret_file: Path) -> dict[str, str]:
         server.route(f"/{name}/rss.xml", rss_feed(name, items), content_type=RSS)
     server.route("/laughs/rss.xml", BILLION_LAUGHS, content_type=RSS)
     server.route("/xxe/rss.xml", xxe_feed(secret_file, u("/xxe/page")), content_type=RSS)
+    server.route("/xxe/page", article_page("XXE page", ECONOMY_PARAGRAPHS), content_type=HTML)
 
     server.route(
         "/good/anbar",

@@ -158,6 +158,7 @@ def test_billion_laughs_feed_is_read_without_expanding_its_entities(run: Outcome
 
 
 def test_xxe_feed_never_reads_the_local_file(run: Outcome) -> None:
+    assert run.server.url("/xxe/page") in run.articles  # the feed was read, its entity not
     everything = json.dumps(
         [run.summary, list(run.articles.values()), run.alerts, run.messages], default=str
     ) + " ".join(f"{q.title} {q.summary} {q.error}" for q in run.queue.values())
