@@ -98,7 +98,9 @@ def _serve(conn: Connection, extract_fn: ExtractFn) -> None:
         conn.send(extract_fn(job))
 
 
-def precheck(html: str, *, max_chars: int = MAX_PAGE_CHARS, max_tags: int = MAX_PAGE_TAGS) -> str | None:
+def precheck(
+    html: str, *, max_chars: int = MAX_PAGE_CHARS, max_tags: int = MAX_PAGE_TAGS
+) -> str | None:
     """Why a page is refused before parsing (too big, too many tags), or None. Costs ~1 ms/MB."""
     if len(html) > max_chars:
         return f"page refused before extraction: {len(html):,} characters, more than {max_chars:,}"
@@ -187,11 +189,8 @@ class PageExtractor:
     def _wait(self, results: list[Extracted | str | None]) -> int:
         """Wait for the next answer or deadline; returns how many workers died starting."""
         now = time.monotonic()
-        deadlines = [
-            w.started + (self._page_timeout_s if w.ready else _START_TIMEOUT_S)
-            for w in self._workers
-        ]
-        timeout = max(0.0, min(deadlines) - now) if deadlines else 0.0
+        deadlines = [d for d in map(self._deadline, self._workers) if d is not None]
+        timeout = max(0.0, min(deadlines) - now) if deadlines else None
         readable = wait([w.conn for w in self._workers], timeout=timeout)
         died_starting = 0
         for worker in list(self._workers):
@@ -212,9 +211,7 @@ class PageExtractor:
                 elif worker.job is not None:
                     results[worker.job] = message
                     worker.job = None
-            elif time.monotonic() >= worker.started + (
-                self._page_timeout_s if worker.ready else _START_TIMEOUT_S
-            ):
+            elif (deadline := self._deadline(worker)) is not None and time.monotonic() >= deadline:
                 if worker.job is not None:
                     results[worker.job] = (
                         f"extraction took longer than {self._page_timeout_s:g} s and was stopped"
@@ -223,6 +220,14 @@ class PageExtractor:
                     died_starting += 1
                 self._discard(worker, kill=True)
         return died_starting
+
+    def _deadline(self, worker: _Worker) -> float | None:
+        """When a starting or busy worker is given up; None for an idle one (it waits for work)."""
+        if not worker.ready:
+            return worker.started + _START_TIMEOUT_S
+        if worker.job is not None:
+            return worker.started + self._page_timeout_s
+        return None
 
     def _start(self) -> _Worker:
         context = multiprocessing.get_context("forkserver")
