@@ -1,4 +1,5 @@
-"""A `${VAR}` secret in a notify URL never reaches Prefect's own log rows (read back from its API).
+"""A `${VAR}` secret in a notify URL never reaches Prefect's own log and event rows (read back
+from its API).
 
 Issue 12, items 6 and 9: the reliability table claimed this without a test.
 """
@@ -9,6 +10,7 @@ import asyncio
 import json
 import logging
 import socket
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 
 from newsmon.db import make_engine, upgrade
 from tests.factories import NOW
+from tests.flows.test_alert_channels_flow import read_alert_events, wait_for
 from tests.localserver import LocalServer
 from tests.pages import WIRE_PARAGRAPHS, article_page, rss_feed
 
@@ -28,7 +31,22 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_env_secret_is_not_in_prefect_log_rows(
+def all_events_since(since: datetime) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventOccurredFilter
+
+    with get_client(sync_client=True) as client:
+        page = client.read_events(
+            filter=EventFilter(occurred=EventOccurredFilter(since=since)), limit=50
+        )
+        events = list(page.events)
+        while page.next_page:
+            page = client.read_events_page(str(page.next_page))
+            events += page.events
+    return events
+
+
+def test_env_secret_is_not_in_prefect_log_and_event_rows(
     prefect_harness: None,
     local_server: LocalServer,
     tmp_path: Path,
@@ -73,6 +91,7 @@ def test_env_secret_is_not_in_prefect_log_rows(
     old_level = apprise_logger.level
     apprise_logger.setLevel(logging.DEBUG)
     apprise_logger.addHandler(api_handler)
+    started = datetime.now(UTC) - timedelta(seconds=5)
     try:
         summary = ingest(config_dir=str(config), force=True)
     finally:
@@ -91,3 +110,13 @@ def test_env_secret_is_not_in_prefect_log_rows(
     text = "\n".join(json.dumps(row) for row in logs)
     assert "127.0.0.1" in text  # the delivery failure was logged: the check sees real rows
     assert TOKEN not in text
+
+    # Events are written asynchronously: wait (bounded) for this run's alert event, then read all.
+    article = server.url("/a")
+    wait_for(
+        lambda: [e for e in read_alert_events(started) if e.payload.get("url") == article],
+        what="the run's newsmon.alert.raised event",
+    )
+    events = all_events_since(started)
+    assert any(e.event == "newsmon.alert.raised" for e in events)
+    assert TOKEN not in "\n".join(e.model_dump_json() for e in events)
