@@ -26,7 +26,7 @@ from newsmon.settings import Config, Settings
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
-_extractors: dict[tuple[int, float, int, int], PageExtractor] = {}
+_extractors: dict[tuple[int, float, int, int, int], PageExtractor] = {}
 
 
 class _WatchedSubprocess:
@@ -75,11 +75,16 @@ def extractor(settings: Settings) -> PageExtractor:
         settings.extract_timeout_s,
         settings.extract_max_chars,
         settings.extract_max_tags,
+        settings.extract_max_memory_mb,
     )
     with _lock:
         if key not in _extractors:
             _extractors[key] = PageExtractor(
-                key[0], page_timeout_s=key[1], max_chars=key[2], max_tags=key[3]
+                key[0],
+                page_timeout_s=key[1],
+                max_chars=key[2],
+                max_tags=key[3],
+                max_memory_mb=key[4],
             )
         return _extractors[key]
 

@@ -41,6 +41,8 @@ PAGE_TIMEOUT_S = 30.0
 # hostile page of issue 12 (5 MB of <p> siblings) has ~1.3 million.
 MAX_PAGE_CHARS = 5 * 2**20
 MAX_PAGE_TAGS = 200_000
+# A worker's address space (a warm worker maps ~250 MB; parsing a 5 MB page takes a few hundred).
+MAX_WORKER_MEMORY_MB = 2048
 # A worker that cannot start (import and warm up) in this long is given up.
 _START_TIMEOUT_S = 120.0
 # Workers that die before becoming ready, in a row, before the remaining pages are failed.
@@ -83,9 +85,19 @@ def _warm_up() -> None:
     py3langid.classify("warm up the language model")
 
 
-def _serve(conn: Connection, extract_fn: ExtractFn) -> None:
+def _limit_memory(max_bytes: int | None) -> None:
+    """Cap this process's address space: a page that needs more fails (MemoryError) alone."""
+    if max_bytes is None or not sys.platform.startswith("linux"):
+        return
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+
+
+def _serve(conn: Connection, extract_fn: ExtractFn, max_bytes: int | None = None) -> None:
     """A worker's life: warm up, say ready, then extract one job at a time until told to stop."""
     die_with_parent()
+    _limit_memory(max_bytes)
     _warm_up()
     conn.send("ready")
     while True:
@@ -129,6 +141,7 @@ class PageExtractor:
         page_timeout_s: float = PAGE_TIMEOUT_S,
         max_chars: int = MAX_PAGE_CHARS,
         max_tags: int = MAX_PAGE_TAGS,
+        max_memory_mb: int | None = MAX_WORKER_MEMORY_MB,
         extract_fn: ExtractFn = _extract_one,
     ) -> None:
         self._size = max(1, workers)
@@ -136,6 +149,7 @@ class PageExtractor:
         self._max_chars = max_chars
         self._max_tags = max_tags
         self._extract_fn = extract_fn
+        self._max_bytes = max_memory_mb * 2**20 if max_memory_mb else None
         self._workers: list[_Worker] = []
 
     def extract(
@@ -234,7 +248,10 @@ class PageExtractor:
         context.set_forkserver_preload(["newsmon.extraction_warmup", "newsmon.extraction_pool"])
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs, self._extract_fn), name="newsmon-extract", daemon=True
+            target=_serve,
+            args=(theirs, self._extract_fn, self._max_bytes),
+            name="newsmon-extract",
+            daemon=True,
         )
         process.start()
         theirs.close()

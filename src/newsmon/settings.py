@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     extract_timeout_s: float = Field(default=30.0, gt=0)
     extract_max_chars: int = Field(default=5 * 2**20, ge=1)
     extract_max_tags: int = Field(default=200_000, ge=1)
+    # A worker's address space; a page needing more fails alone (a warm worker maps ~250 MB).
+    extract_max_memory_mb: int = Field(default=2048, ge=512)
     # Feed entries processed per store transaction / Prefect task.
     batch_size: int = 100
     # Caps on one run's work (newsmon.caps): new entries queued per feed per poll (the newest

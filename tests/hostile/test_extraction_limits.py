@@ -75,3 +75,21 @@ def test_a_page_of_a_million_siblings_is_refused_before_parsing() -> None:
     assert isinstance(refused, PageFailure) and "tags, more than 200,000" in refused.error
     assert isinstance(kept, Extracted) and kept.title == "Title"
     assert elapsed < 60, elapsed
+
+
+def hog_or_echo(job: tuple[str, str, str | None]) -> Extracted | str:
+    """Runs in a worker: a HOG page asks for 3 GB, as a parser building a huge tree would."""
+    html, url, _hint = job
+    if "HOG" in html:
+        hoard = bytearray(3 * 2**30)
+        return Extracted(title=url, text=str(len(hoard)))
+    return Extracted(title=url, text=str(os.getpid()))
+
+
+@pytest.mark.timeout(120)
+def test_a_page_that_needs_too_much_memory_fails_alone() -> None:
+    with PageExtractor(workers=1, max_memory_mb=1024, extract_fn=hog_or_echo) as extractor:
+        results = extractor.extract(pages_of(["HOG", "ok"]))
+    hog, ok = results[0][1], results[1][1]
+    assert isinstance(hog, PageFailure) and "crashed its worker" in hog.error, hog
+    assert isinstance(ok, Extracted)
