@@ -42,7 +42,7 @@ PAGE_TIMEOUT_S = 30.0
 # the hostile page of issue 12 (5 MB of <p> siblings) has 1.3 million.
 MAX_PAGE_CHARS = 5 * 2**20
 MAX_PAGE_TAGS = 200_000
-# A worker's address space (a warm worker maps ~250 MB; parsing a 5 MB page takes a few hundred).
+# A worker's address space: a warm worker maps ~250 MB (VmSize, measured here), 8x that is left.
 MAX_WORKER_MEMORY_MB = 2048
 # A worker that cannot start (import and warm up) in this long is given up.
 _START_TIMEOUT_S = 120.0
