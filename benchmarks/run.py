@@ -583,7 +583,7 @@ def main() -> None:
     # The extraction processes, started as the first batch of a run would start them: a one-off
     # per process like the API (`newsmon serve` keeps both for every run), reported apart.
     started = time.perf_counter()
-    extractor(Settings().extract_worker_count)._executor()
+    extractor(Settings()).start()
     figures["extract_pool_start_s"] = time.perf_counter() - started
     pool_pids = descendants() - prefect_pids - {site.pid}
     clock = TaskClock()

@@ -52,10 +52,13 @@ from newsmon.tasks.backfill import (
     retag_articles,
 )
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
-from newsmon.tasks.runtime import engine_for
+from newsmon.tasks.runtime import engine_for, tie_ephemeral_api_server
 from newsmon.tasks.store import deliver_alerts as deliver_pending_alerts
 from newsmon.tasks.store import store_batch
 from newsmon.urls import canonical_url
+
+# `newsmon backfill` in ephemeral mode: Prefect's temporary API server dies with this process.
+tie_ephemeral_api_server()
 
 
 def _run_name() -> str:

@@ -10,19 +10,21 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
-from prefect.utilities.annotations import quote
+from prefect.utilities.annotations import allow_failure, quote
 
 from newsmon.db import check_connection
 from newsmon.fetch import earliest_published_first, spread_over_hosts
+from newsmon.notify import DeliveryOutcome
 from newsmon.records import FeedEntry, Page, PageFailure
 from newsmon.settings import Config, Settings, load_config
 from newsmon.shards import parse_shard
 from newsmon.store import StoreOutcome
 from newsmon.summary import RunSummary
 from newsmon.tasks.artifacts import publish_digest
+from newsmon.tasks.crashed_runs import claim_and_mark_crashed
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
 from newsmon.tasks.poll import poll_feeds, record_polls, select_due_sources
-from newsmon.tasks.runtime import engine_for
+from newsmon.tasks.runtime import engine_for, tie_ephemeral_api_server
 from newsmon.tasks.store import deliver_alerts, store_batch
 
 
@@ -34,6 +36,9 @@ def describe_sources(names: Sequence[str], limit: int = 2) -> str:
 
 
 T = TypeVar("T")
+
+# `newsmon ingest` in ephemeral mode starts Prefect's temporary API server on its first flow call.
+tie_ephemeral_api_server()
 
 # Store tasks submitted and not yet finished (each holds an extracted batch in memory).
 MAX_PENDING_STORES = 2
@@ -47,6 +52,19 @@ def _as_is(value: T) -> T:
 
 def _batches(entries: list[FeedEntry], size: int) -> list[list[FeedEntry]]:
     return [entries[i : i + size] for i in range(0, len(entries), size)]
+
+
+def _mark_dead_runs_crashed(logger: Any) -> None:
+    """Label this run with its process; runs left Running by a killed process become Crashed."""
+    from prefect.runtime import flow_run
+
+    try:
+        for name in claim_and_mark_crashed(flow_run.id):
+            logger.warning(
+                "flow run %s was left Running by a process that died: marked Crashed", name
+            )
+    except Exception as err:  # bookkeeping: never a reason to fail the run
+        logger.warning("could not check for runs left Running by a dead process: %s", err)
 
 
 def _run_name() -> str:
@@ -78,6 +96,7 @@ def ingest(
             workers running K = 1..N share the sources, each polled by exactly one of them.
     """
     logger = get_run_logger()
+    _mark_dead_runs_crashed(logger)
     settings = Settings()
     config: Config = load_config(config_dir or settings.config_dir)
     if shard:
@@ -102,16 +121,33 @@ def ingest(
         if poll.error:
             summary.errors.append(f"feed {poll.source}: {poll.error}")
     scope = [s.name for s in config.sources if s.enabled and (sources is None or s.name in sources)]
-    fresh, pending = record_polls(settings, _as_is(config), _as_is(polls), scope)
+    fresh, pending, dropped = record_polls(settings, _as_is(config), _as_is(polls), scope)
     for source, count in fresh.items():
         summary.source(source).new = count
+    for source, count in dropped.items():
+        summary.errors.append(
+            f"feed {source}: {count} new entries beyond the cap of "
+            f"{settings.max_new_entries_per_feed} dropped (NEWSMON_MAX_NEW_ENTRIES_PER_FEED)"
+        )
 
     hints = {s.name: s.language for s in config.sources}
     stored_ids: list[int] = []
+    alerting = bool(config.alerts) and deliver
 
     def count_stored(stored: StoreOutcome) -> None:
         stored_ids.extend(stored.stored_ids)
         summary.add_stored(stored.per_source)
+
+    def count_delivered(delivery: DeliveryOutcome) -> None:
+        summary.alerts_delivered += delivery.delivered
+        summary.alerts_failed += delivery.failed
+        summary.alerts_held = delivery.held  # what is still held after the latest pass
+        summary.errors.extend(delivery.errors or [])
+
+    def batch_failed(label: str, err: BaseException) -> None:
+        # One batch's failure (its pages stay queued) never fails the run: the rest go on.
+        logger.error("batch %s failed, its pages stay queued for the next run: %s", label, err)
+        summary.errors.append(f"batch {label}: {type(err).__name__}: {err}")
 
     # Round-robin by host: each batch of pages keeps many sites busy within their rate limits;
     # each host's pages earliest-published first, so originals head their clusters across batches.
@@ -128,15 +164,35 @@ def ingest(
     # database). Run one after the other, the extraction processes sat idle for more than half of
     # a run (benchmarks/run.py). Each store waits for the one before it (`wait_for`), so batches
     # are stored one at a time and in order without holding up the next extraction; at most
-    # MAX_PENDING_STORES wait, which bounds the extracted batches held in memory.
+    # MAX_PENDING_STORES wait, which bounds the extracted batches held in memory. Alerts are
+    # delivered as each batch is stored (a delivery pass chained after its store), not after the
+    # last batch: a long run must not hold back what its first minute raised.
     fetching = fetch(0) if batches else None
-    storing: deque[PrefectFuture[StoreOutcome]] = deque()
+    storing: deque[tuple[str, PrefectFuture[StoreOutcome], PrefectFuture[DeliveryOutcome] | None]]
+    storing = deque()
+    delivering: PrefectFuture[DeliveryOutcome] | None = None
+
+    def collect(entry: tuple[str, Any, Any]) -> None:
+        label, stored, delivered = entry
+        try:
+            count_stored(stored.result())
+        except Exception as err:
+            batch_failed(label, err)
+        if delivered is not None:
+            try:
+                count_delivered(delivered.result())
+            except Exception as err:
+                summary.errors.append(f"alert delivery after {label}: {err}")
+
     for index, label in enumerate(labels):
         assert fetching is not None
-        pages, fetch_failures = fetching.result()
-        if index + 1 < len(batches):
-            fetching = fetch(index + 1)
-        extracted = extract_article_pages(settings, _as_is(pages), hints, label=label)
+        current, fetching = fetching, (fetch(index + 1) if index + 1 < len(batches) else None)
+        try:
+            pages, fetch_failures = current.result()
+            extracted = extract_article_pages(settings, _as_is(pages), hints, label=label)
+        except Exception as err:
+            batch_failed(label, err)
+            continue
         failures = fetch_failures + [r for _, r in extracted if isinstance(r, PageFailure)]
         for failure in failures:
             row = summary.source(failure.entry.source)
@@ -145,26 +201,34 @@ def ingest(
             retry = "permanent, not retried" if failure.give_up else "transient, retried next run"
             summary.errors.append(f"page ({failure.entry.source}, {retry}): {failure.error}")
         while len(storing) >= MAX_PENDING_STORES:
-            count_stored(storing.popleft().result())
-        storing.append(
-            store_batch.submit(
+            collect(storing.popleft())
+        store = store_batch.submit(
+            settings,
+            _as_is(config),
+            _as_is(extracted),
+            _as_is(fetch_failures),
+            label=label,
+            deliver_alerts=deliver,
+            # After the previous store, whether or not it succeeded (one batch's failure must not
+            # fail every batch after it).
+            wait_for=[allow_failure(storing[-1][1])] if storing else None,
+        )
+        if alerting:
+            delivering = deliver_alerts.submit(
                 settings,
                 _as_is(config),
-                _as_is(extracted),
-                _as_is(fetch_failures),
-                label=label,
-                deliver_alerts=deliver,
-                wait_for=[storing[-1]] if storing else None,
+                wait_for=[allow_failure(store)]
+                + ([allow_failure(delivering)] if delivering is not None else []),
             )
-        )
+        storing.append((label, store, delivering if alerting else None))
     while storing:
-        count_stored(storing.popleft().result())
+        collect(storing.popleft())
 
-    if config.alerts:
-        delivery = deliver_alerts(settings, config)
-        summary.alerts_delivered, summary.alerts_failed = delivery.delivered, delivery.failed
-        summary.alerts_held = delivery.held
-        summary.errors.extend(delivery.errors or [])
+    if config.alerts:  # retries and digests that fell due, and anything a failed pass left
+        try:
+            count_delivered(deliver_alerts(settings, config))
+        except Exception as err:
+            summary.errors.append(f"alert delivery: {err}")
 
     totals = summary.totals()
     publish_digest(

@@ -37,17 +37,14 @@ def fetch_article_pages(
     return pages, failures
 
 
-@task(
-    name="extract-pages",
-    task_run_name="extract {label}",
-    cache_policy=NO_CACHE,
-    timeout_seconds=1800,
-)
+# No task timeout: each page has its own (NEWSMON_EXTRACT_TIMEOUT_S, enforced by killing its
+# worker process); a task timeout could only fail the whole batch, good pages included.
+@task(name="extract-pages", task_run_name="extract {label}", cache_policy=NO_CACHE)
 def extract_article_pages(
     settings: Settings, pages: list[Page], language_hints: dict[str, str | None], label: str
 ) -> list[tuple[Page, Extracted | PageFailure]]:
-    """Extract clean text from each page, in worker processes."""
-    results = extractor(settings.extract_worker_count).extract(pages, language_hints)
+    """Extract clean text from each page, in worker processes, each under a time limit."""
+    results = extractor(settings).extract(pages, language_hints)
     logger = get_run_logger()
     for page, result in results:
         if isinstance(result, PageFailure):

@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from sqlalchemy.orm import Session
 
+from newsmon.caps import newest_per_source
 from newsmon.fetch import poll_sources
 from newsmon.http import Fetcher
 from newsmon.records import FeedEntry, FeedPoll, FeedState
@@ -21,7 +22,7 @@ from newsmon.store import (
     enqueue_entries,
     new_entries,
     poll_states,
-    queued_entries,
+    queued_entries_fairly,
     sync_sources,
 )
 from newsmon.store import record_polls as store_poll_outcomes
@@ -70,21 +71,34 @@ def poll_feeds(
 @task(name="record-polls", cache_policy=NO_CACHE)
 def record_polls(
     settings: Settings, config: Config, polls: list[FeedPoll], scope: list[str]
-) -> tuple[dict[str, int], list[FeedEntry]]:
+) -> tuple[dict[str, int], list[FeedEntry], dict[str, int]]:
     """Store each poll's outcome with its new entries queued, in one transaction.
 
-    Returns the number of new entries per source and the whole queue of the sources in `scope`:
-    the new entries plus any left by an earlier run (failed pages to retry, a run that died).
+    Returns the number of new entries per source and this run's share of the queue of the sources
+    in `scope` (NEWSMON_MAX_PAGES_PER_RUN, round-robin across sources): the new entries plus any
+    left by an earlier run (failed pages to retry, a run that died, the rest of a deep queue).
+    A feed's new entries beyond NEWSMON_MAX_NEW_ENTRIES_PER_FEED are dropped, the newest kept;
+    the third value counts them per source.
     """
     now = datetime.now(UTC)
     by_name = {source.name: source for source in config.sources}
+    logger = get_run_logger()
     with Session(engine_for(settings.database_url)) as session, session.begin():
         # All polls at once: a few queries for the lot, not a few per feed.
         changed = [entry for poll in polls if poll.status == "ok" for entry in poll.entries]
         entries = new_entries(session, changed) if changed else []
+        entries, dropped = newest_per_source(entries, settings.max_new_entries_per_feed)
+        for source, count in dropped.items():
+            logger.warning(
+                "feed %s: %d new entries beyond the cap of %d (NEWSMON_MAX_NEW_ENTRIES_PER_FEED)"
+                " were dropped, the newest kept",
+                source, count, settings.max_new_entries_per_feed,
+            )  # fmt: skip
         enqueue_entries(session, entries, now=now)
         counts = Counter(entry.source for entry in entries)
         outcomes = [PollOutcome(p, by_name[p.source], counts[p.source]) for p in polls]
         store_poll_outcomes(session, outcomes, now=now, policy=PollPolicy.from_settings(settings))
-        queue = queued_entries(session, scope, max_attempts=settings.max_page_attempts)
-    return {poll.source: counts[poll.source] for poll in polls}, queue
+        queue = queued_entries_fairly(
+            session, scope, max_attempts=settings.max_page_attempts, limit=settings.max_pages_per_run
+        )
+    return {poll.source: counts[poll.source] for poll in polls}, queue, dropped

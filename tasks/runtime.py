@@ -8,6 +8,8 @@ the heavy objects behind them are created once per process here.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 
 from newsmon.db import make_engine
-from newsmon.extract import PageExtractor
+from newsmon.extraction_pool import PageExtractor
 from newsmon.feed_pool import FeedParsePool
 from newsmon.fetch import default_host_limit, host_limits, http_policy
 from newsmon.http import Fetcher, HttpPolicy
@@ -25,7 +27,39 @@ from newsmon.settings import Config, Settings
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
-_extractors: dict[int, PageExtractor] = {}
+_extractors: dict[tuple[int, float, int, int, int], PageExtractor] = {}
+
+
+class _WatchedSubprocess:
+    """Stands in for the `subprocess` module inside Prefect's server module: the temporary API
+    server it starts runs under newsmon.parent_watch, so it dies with this process."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def Popen(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        if list(args[1:3]) == ["-m", "uvicorn"]:
+            args = [args[0], "-m", "newsmon.parent_watch", str(os.getpid()), *args[2:]]
+        return subprocess.Popen(args, **kwargs)
+
+
+def tie_ephemeral_api_server() -> None:
+    """Make the temporary API server Prefect starts in ephemeral mode die with this process.
+
+    Prefect 3 starts it with `subprocess.Popen([python, "-m", "uvicorn", ...])` and stops it only
+    at exit (atexit): after a `kill -9` it ran on. tests/hostile/test_kill.py pins this.
+    Against a server (PREFECT_API_URL set) there is nothing to do, and Prefect's server code
+    (seconds to import) is not imported.
+    """
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
+        return
+    from prefect.server.api import server as prefect_server
+
+    if not isinstance(prefect_server.subprocess, _WatchedSubprocess):
+        prefect_server.subprocess = _WatchedSubprocess()  # type: ignore[assignment]
 
 
 def engine_for(url: str) -> Engine:
@@ -35,11 +69,25 @@ def engine_for(url: str) -> Engine:
         return _engines[url]
 
 
-def extractor(workers: int) -> PageExtractor:
+def extractor(settings: Settings) -> PageExtractor:
+    """The process's extraction workers for these settings (started on first use, kept)."""
+    key = (
+        settings.extract_worker_count,
+        settings.extract_timeout_s,
+        settings.extract_max_chars,
+        settings.extract_max_tags,
+        settings.extract_max_memory_mb,
+    )
     with _lock:
-        if workers not in _extractors:
-            _extractors[workers] = PageExtractor(workers)
-        return _extractors[workers]
+        if key not in _extractors:
+            _extractors[key] = PageExtractor(
+                key[0],
+                page_timeout_s=key[1],
+                max_chars=key[2],
+                max_tags=key[3],
+                max_memory_mb=key[4],
+            )
+        return _extractors[key]
 
 
 def close_extractors() -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from newsmon.log_scrub import register_url
 from newsmon.settings import redact_url
 
 TextFormat = Literal["text", "markdown", "html"]
@@ -174,6 +175,7 @@ def send_apprise(
     secrets: list[str] = []
     try:
         resolved = resolve_references(url, secret=secret, values=secrets)
+        register_url(resolved, secrets)  # before Apprise sees it: it logs URLs at DEBUG
         fmt = channel_format(resolved)
         plugin = apprise.Apprise.instantiate(resolved)
         if plugin is None:  # checked by channel_format; keeps mypy and a changed plugin honest

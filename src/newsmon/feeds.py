@@ -21,7 +21,7 @@ import feedparser
 from newsmon.charset import arabic_code_page, declared_encoding, mostly_utf8
 from newsmon.http import Fetcher, FetchError, FetchResult, HttpStatusError
 from newsmon.records import FeedEntry, FeedPoll, FeedState
-from newsmon.urls import is_http_url
+from newsmon.urls import is_http_url, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ def _entry(item: Any, *, source: str, feed_url: str) -> FeedEntry | None:
         return None
     return FeedEntry(
         source=source,
-        url=link,
+        url=without_credentials(link),  # `user:pw@` in a feed's link is never stored or alerted
         guid=(item.get("id") or "").strip() or None,
         title=strip_html(item.get("title")),
         published_at=_published(item),

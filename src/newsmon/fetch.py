@@ -36,6 +36,7 @@ def http_policy(settings: Settings) -> HttpPolicy:
         max_per_host=settings.max_per_host,
         host_rps=settings.host_rps,
         allow_private_hosts=settings.allow_private_hosts,
+        private_allowlist=settings.private_allowlist_items,
     )
 
 

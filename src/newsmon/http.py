@@ -34,6 +34,8 @@ from newsmon.charset import decode_body as decode_body
 from newsmon.charset import decode_text
 from newsmon.charset import detect_encoding as detect_encoding
 from newsmon.politeness import HostLimit, Politeness
+from newsmon.ssrf import PrivateAccess
+from newsmon.ssrf import refusal_reason as refusal_reason  # re-exported: the guard's public check
 from newsmon.urls import host_key, is_http_url
 
 try:
@@ -69,8 +71,6 @@ _PERMANENT_STATUSES = frozenset({400, 404, 405, 406, 410, 414, 451, 501})
 _DECODE_CHUNK = 64 * 1024
 # Idle connections are kept this long for reuse (a host polled at 1 request/s reuses its own).
 KEEPALIVE_EXPIRY_S = 5.0
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class HttpPolicy:
     max_per_host: int = 2
     host_rps: float | None = None  # request starts per second per host (None: no rate limit)
     allow_private_hosts: bool = False
+    private_allowlist: tuple[str, ...] = ()  # CIDRs, addresses or host names (PrivateAccess)
 
 
 class FetchError(Exception):
@@ -149,35 +150,6 @@ class FetchResult:
 # --- the SSRF guard -------------------------------------------------------------------------
 
 
-def refusal_reason(address: str) -> str | None:
-    """Why the guard refuses this IP address (e.g. "private address"), or None if it is public."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return "not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address):
-        # IPv6 forms that carry an IPv4 address reach that address: judge the IPv4 one.
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            inner = refusal_reason(str(embedded))
-            return f"{inner} (embedded in {ip})" if inner else None
-    checks = (
-        (ip.is_loopback, "loopback address"),
-        (ip.is_link_local, "link-local address"),
-        # fec0::/10 (deprecated, RFC 3879) still routes inside old networks; Python calls it global.
-        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "site-local address"),
-        (ip.is_multicast, "multicast address"),
-        (ip.is_unspecified, "unspecified address"),
-        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "shared (CGNAT) address"),
-        (ip.is_reserved, "reserved address"),
-        (ip.is_private, "private address"),
-        (not ip.is_global, "address that is not globally routable"),
-    )
-    return next((reason for refused, reason in checks if refused), None)
-
-
 _LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
 
 
@@ -222,11 +194,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self,
         resolver: Resolver | None,
         *,
-        allow_private_hosts: bool,
+        allow_private_hosts: bool = False,
+        private_access: PrivateAccess | None = None,
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self._resolver = resolver  # None: the system resolver, looked up at each call
-        self._allow_private = allow_private_hosts
+        self._access = private_access or PrivateAccess(allow_all=allow_private_hosts)
         self._inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -239,11 +212,10 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         """Connect to the first reachable checked address of `host` (TLS SNI stays the name)."""
         addresses = await self._resolve(host, port, timeout)
-        if not self._allow_private:
-            for address in addresses:
-                reason = refusal_reason(address)
-                if reason is not None:
-                    raise _AddressRefused(host, address, reason)
+        for address in addresses:
+            reason = self._access.refusal(host, address)
+            if reason is not None:
+                raise _AddressRefused(host, address, reason)
         failure: Exception | None = None
         for address in addresses:
             try:
@@ -533,7 +505,12 @@ class Fetcher:
             default=HostLimit(policy.host_rps, policy.max_per_host),
             max_connections=policy.max_connections,
         )
-        backend = GuardedNetworkBackend(resolver, allow_private_hosts=policy.allow_private_hosts)
+        backend = GuardedNetworkBackend(
+            resolver,
+            private_access=PrivateAccess.parse(
+                policy.allow_private_hosts, policy.private_allowlist
+            ),
+        )
         self._client = httpx.AsyncClient(
             transport=_PerHostTransport(policy, backend),
             trust_env=False,
@@ -593,8 +570,7 @@ class Fetcher:
                 what = err.address if err.host == err.address else f"{err.host} ({err.address})"
                 raise BlockedAddressError(
                     url,
-                    f"{_via(url, current)}refused by the SSRF guard: {what} is a {err.reason}"
-                    " (NEWSMON_ALLOW_PRIVATE_HOSTS=true allows it)",
+                    f"{_via(url, current)}refused by the SSRF guard: {what} is a {err.reason}",
                 ) from None
             except (httpx.HTTPError, httpx.InvalidURL) as err:
                 raise _transport_error(url, current, err, self.policy) from None

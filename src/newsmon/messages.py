@@ -161,9 +161,24 @@ def _matched(item: AlertItem, writer: _Writer) -> str:
     return ", ".join(writer.mark(term) for term in item.matched)
 
 
+# Characters percent-encoded in a link: whitespace and controls (they would end the link or start
+# a line), and what Markdown reads as the end of a link (`>` closed the <...> autolink, letting a
+# feed's URL append a live link of its own). Encoded, they mean the same URL (RFC 3986 2.1).
+_UNSAFE_IN_LINK = frozenset(' <>()[]`"\\{}|^')
+
+
+def safe_link(url: str) -> str:
+    """The URL with every character that could end a link or start markup percent-encoded."""
+    return "".join(
+        f"%{ord(c):02X}" if c in _UNSAFE_IN_LINK or ord(c) < 0x20 or ord(c) == 0x7F or c.isspace()
+        else c
+        for c in url
+    )  # fmt: skip
+
+
 def _link_target(url: str) -> str:
-    """A URL safe inside Markdown's (...) link destination."""
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C")
+    """A URL safe inside Markdown's (...) link destination and <...> autolinks."""
+    return safe_link(url)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -190,7 +205,7 @@ class _Writer:
         return self.escape(text)
 
     def bare_link(self, url: str) -> str:
-        return url
+        return safe_link(url)
 
     def lines(self, lines: Sequence[str]) -> str:
         return "\n".join(lines) + "\n"
@@ -226,7 +241,7 @@ class _MarkdownWriter(_Writer):
         return f"**{linked}**" if strong else linked
 
     def bare_link(self, url: str) -> str:
-        return f"<{url}>"
+        return f"<{_link_target(url)}>"
 
     def lines(self, lines: Sequence[str]) -> str:
         return "  \n".join(lines) + "\n"  # two trailing spaces: a line break, not a new paragraph

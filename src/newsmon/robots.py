@@ -77,8 +77,8 @@ class RobotsRules:
 
 def robots_url(url: str) -> str:
     """The robots.txt governing `url`: one per scheme, host and port (RFC 9309 2.3)."""
-    parts = urlsplit(canonical_url(url))
-    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+    # By host key: one robots.txt (and one cache entry) per server however its address is spelt.
+    return f"{urlsplit(canonical_url(url)).scheme}://{host_key(url)}/robots.txt"
 
 
 class RobotsCache:

@@ -31,6 +31,9 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Values a config file may hold with its YAML aliases expanded: 1,000 sources of ~10 keys each
+# are ~20,000; far more is an alias bomb, refused before anything walks it.
+MAX_CONFIG_VALUES = 1_000_000
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/newsmon.db"
     config_dir: Path = Path("config")
     allow_private_hosts: bool = False
+    # Private networks that may be fetched (an intranet feed) while the SSRF guard stays on:
+    # comma-separated CIDRs, addresses or host names. Link-local (cloud metadata), multicast,
+    # unspecified and reserved addresses are refused whatever this and allow_private_hosts say.
+    private_allowlist: str = ""
     user_agent_contact: str = "https://github.com/newsmon/newsmon"
 
     # HTTP limits. Defaults keep one slow or hostile host from holding a run.
@@ -67,8 +74,21 @@ class Settings(BaseSettings):
     max_page_attempts: int = 3
     # Extraction worker processes; 0 means one per core.
     extract_workers: int = 0
+    # Every page is extracted in a worker process; one still busy after this long is killed and
+    # the page fails (an attempt). Pages with more characters or tags are refused unparsed.
+    extract_timeout_s: float = Field(default=30.0, gt=0)
+    extract_max_chars: int = Field(default=5 * 2**20, ge=1)
+    extract_max_tags: int = Field(default=200_000, ge=1)
+    # A worker's address space; a page needing more fails alone (a warm worker maps ~250 MB).
+    extract_max_memory_mb: int = Field(default=2048, ge=512)
     # Feed entries processed per store transaction / Prefect task.
     batch_size: int = 100
+    # Caps on one run's work (newsmon.caps): new entries queued per feed per poll (the newest
+    # kept, the rest dropped), and pages fetched per run, shared round-robin across sources (the
+    # rest stay queued for the next run). At 1 request/s per host, 1,000 pages is ~17 min of one
+    # host's time, and many hosts share a run.
+    max_new_entries_per_feed: int = Field(default=500, ge=1)
+    max_pages_per_run: int = Field(default=1000, ge=1)
     # Estimated Jaccard similarity at or above which an article joins an earlier story's cluster:
     # dedup.NEAR_DUPLICATE_THRESHOLD, chosen from benchmarks/dedup_eval.py (docs/CLUSTERS.md).
     # Below 0.4 the LSH bands (40 x 3) stop finding such pairs reliably: refused.
@@ -79,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def user_agent(self) -> str:
         return f"newsmon/{__version__} (+{self.user_agent_contact})"
+
+    @property
+    def private_allowlist_items(self) -> tuple[str, ...]:
+        return tuple(item.strip() for item in self.private_allowlist.split(",") if item.strip())
 
     @property
     def extract_worker_count(self) -> int:
@@ -334,6 +358,26 @@ def _read_yaml(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def _expands_beyond(document: Any, limit: int) -> bool:
+    """Whether walking `document` with every alias expanded visits more than `limit` values.
+
+    Stops counting at the limit, so it costs at most `limit` steps whatever the file holds.
+    """
+    visited = 0
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        visited += 1
+        if visited > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple | set):
+            stack.extend(value)
+    return False
+
+
 def _load_entries(path: Path, key: str, model: type[BaseModel], problems: list[str]) -> list[Any]:
     try:
         document = _read_yaml(path.read_text(encoding="utf-8"))
@@ -341,6 +385,14 @@ def _load_entries(path: Path, key: str, model: type[BaseModel], problems: list[s
         problems.append(f"{path}: cannot be read as YAML: {_one_line(str(err))}")
         return []
     if document is None:
+        return []
+    if _expands_beyond(document, MAX_CONFIG_VALUES):
+        # Aliases (*a) share one object, so the file loads small; it explodes only when each
+        # reference is walked (a repr in an error message grew a 400-byte file to 3 GB).
+        problems.append(
+            f"{path}: expands to more than {MAX_CONFIG_VALUES:,} values through YAML aliases"
+            " (an alias bomb?): refused"
+        )
         return []
     if not isinstance(document, dict) or set(document) - {key}:
         problems.append(f"{path}: expected a mapping with a single key '{key}:' holding a list")

@@ -355,6 +355,49 @@ def queued_entries(
     ]
 
 
+def queued_entries_fairly(
+    session: Session, sources: Iterable[str], *, max_attempts: int, limit: int
+) -> list[FeedEntry]:
+    """Like `queued_entries`, but at most `limit`, taken round-robin across sources (each
+    source's oldest first): one deep queue cannot crowd the others out of a run's page cap."""
+    names = list(sources)
+    if not names or limit <= 0:
+        return []
+    turn = (
+        sa.func.row_number()
+        .over(
+            partition_by=QueuedEntry.source,
+            order_by=(QueuedEntry.queued_at, QueuedEntry.url),
+        )
+        .label("turn")
+    )
+    ranked = (
+        sa.select(QueuedEntry.url, turn)
+        .where(QueuedEntry.source.in_(names), QueuedEntry.attempts < max_attempts)
+        .subquery()
+    )
+    chosen = sa.select(ranked.c.url).order_by(ranked.c.turn, ranked.c.url).limit(limit)
+    urls = list(session.scalars(chosen))
+    rows: dict[str, QueuedEntry] = {}
+    for chunk in _chunks(urls):
+        rows.update(
+            (row.url, row)
+            for row in session.scalars(sa.select(QueuedEntry).where(QueuedEntry.url.in_(chunk)))
+        )
+    return [
+        FeedEntry(
+            source=row.source,
+            url=row.url,
+            guid=row.guid,
+            title=row.title,
+            published_at=row.published_at,
+            summary=row.summary,
+            author=row.author,
+        )
+        for row in (rows[url] for url in urls if url in rows)
+    ]
+
+
 # --- storing articles -------------------------------------------------------------------------
 
 

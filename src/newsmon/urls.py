@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import socket
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import idna
@@ -52,9 +53,9 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     host = _canonical_host(parts, url)
     port = _port(parts, url)
+    # Credentials (`user:pw@`) are dropped: they never select a different article, and stored or
+    # alerted links must not carry them.
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    if "@" in parts.netloc:
-        netloc = f"{parts.netloc.rpartition('@')[0]}@{netloc}"
     path = _remove_dot_segments(_normalise_escapes(parts.path, _PATH_SAFE)) or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
@@ -71,8 +72,44 @@ def is_http_url(url: str) -> bool:
 
 
 def host_key(url: str) -> str:
-    """`host[:port]` of a URL (port only when not the default): the unit of per-host limits."""
-    return urlsplit(canonical_url(url)).netloc.rpartition("@")[2]
+    """`host[:port]` of a URL (port only when not the default): the unit of per-host limits and
+    robots.txt. Spellings of one address are one key: `127.1`, `0x7f.1`, `2130706433`,
+    `[::ffff:127.0.0.1]` and `localhost` are all `127.0.0.1`."""
+    netloc = urlsplit(canonical_url(url)).netloc
+    host, colon, port = netloc.rpartition(":") if not netloc.endswith("]") else (netloc, "", "")
+    if not colon or not port.isdigit():
+        host, colon, port = netloc, "", ""
+    return address_spelling(host) + colon + port
+
+
+_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}", re.I)
+
+
+def address_spelling(host: str) -> str:
+    """One spelling per address for a canonical host: legacy IPv4 forms as dotted quads,
+    IPv4-mapped IPv6 as IPv4, `localhost` (and `*.localhost`, RFC 6761) as 127.0.0.1."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return "127.0.0.1"
+    if host.startswith("["):
+        try:
+            mapped = ipaddress.IPv6Address(host[1:-1]).ipv4_mapped
+        except ValueError:
+            return host
+        return str(mapped) if mapped is not None else host
+    if _LEGACY_IPV4.fullmatch(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return host
+    return host
+
+
+def without_credentials(url: str) -> str:
+    """`url` with any `user:password@` removed (nothing else changed)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _split(url: str) -> SplitResult:

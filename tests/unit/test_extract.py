@@ -12,11 +12,11 @@ import pytest
 
 from newsmon.extract import (
     ExtractionError,
-    PageExtractor,
     detect_language,
     extract_page,
     parse_timestamp,
 )
+from newsmon.extraction_pool import PageExtractor
 from newsmon.http import decode_body
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
 from tests.pages import WIRE_PARAGRAPHS, article_page
@@ -107,7 +107,8 @@ def test_extractor_pool_matches_inline_and_reports_failures() -> None:
     pages = [good, bad] * 5  # enough to use the worker processes
     with PageExtractor(workers=2) as extractor:
         pooled = extractor.extract(pages)
-    inline = PageExtractor(workers=1).extract(pages)
+    with PageExtractor(workers=1) as alone:
+        inline = alone.extract(pages)
     assert [type(r) for _, r in pooled] == [type(r) for _, r in inline]
     assert isinstance(pooled[1][1], PageFailure) and pooled[1][1].stage == "extract"
     assert pooled[0][1] == inline[0][1]

@@ -124,8 +124,8 @@ def test_host_key(url: str, key: str) -> None:
     assert host_key(url) == key
 
 
-def test_userinfo_is_kept_and_host_still_normalised() -> None:
-    assert canonical_url("http://user:pw@EXAMPLE.com:80/a") == "http://user:pw@example.com/a"
+def test_userinfo_is_dropped_and_host_still_normalised() -> None:
+    assert canonical_url("http://user:pw@EXAMPLE.com:80/a") == "http://example.com/a"
 
 
 def _canonical_or_value_error(url: str) -> str | None:
