@@ -16,7 +16,7 @@ import pytest
 
 from tests.deploy.conftest import PrefectServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs("chromium")]
 
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's notes say: no sandbox (root), no GPU, and nothing that reaches the network
