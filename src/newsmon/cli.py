@@ -96,10 +96,19 @@ def _prepare_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     # Prefect waits 20 s for its ephemeral API by default; a busy 2-core machine needed more.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # Prefect's logging with run logs kept off the root console (see the file's header): without
+    # it each failed page and each failed delivery was printed twice, besides our summary.
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(prefect_logging_config()))
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    # Failures are listed in our own summary; Prefect's console copy would repeat each one.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "ERROR")
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "ERROR")
+    # Failures are listed in our own summary; a run that fails prints its error (traceback) once.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_RUNS_CONSOLE_LEVEL", "ERROR")
+
+
+def prefect_logging_config() -> Path:
+    """newsmon's Prefect logging.yml (shipped in newsmon.tasks; no Prefect import needed)."""
+    import newsmon.tasks
+
+    return Path(newsmon.tasks.__file__).parent / "prefect-logging.yml"
 
 
 @contextmanager
@@ -280,14 +289,16 @@ def backfill(
         from newsmon.tasks.runtime import close_extractors, close_network
 
         try:
-            summary = backfill_flow(
+            state = backfill_flow(
                 since=first,
                 until=last,
                 sources=source or None,
                 mode=mode,
                 deliver_alerts=deliver_alerts,
                 config_dir=str(loaded.directory),
+                return_state=True,
             )
+            summary = state.result(raise_on_failure=False)
         except KeyboardInterrupt:
             fail("interrupted: run the same command again to resume where it stopped", 130)
         except Exception as err:
@@ -295,7 +306,11 @@ def backfill(
         finally:
             close_extractors()
             close_network()
+    if isinstance(summary, BaseException):
+        fail(f"the backfill stopped; run it again to resume: {_reason(summary)}", 1)
     print_backfill_summary(summary)
+    if not summary["complete"]:
+        raise typer.Exit(1)
 
 
 def print_backfill_summary(summary: dict[str, Any], console: Console = stdout) -> None:
@@ -335,11 +350,7 @@ def print_backfill_summary(summary: dict[str, Any], console: Console = stdout) -
     if len(summary["errors"]) > 20:
         stderr.print(f"[yellow]warning:[/] ... and {len(summary['errors']) - 20} more")
     if not summary["complete"]:
-        stderr.print(
-            f"[yellow]incomplete:[/] {summary['units_pending']} feed page(s) or sitemap(s) could "
-            "not be read; run the same command again to resume",
-            highlight=False,
-        )
+        stderr.print(f"[bold red]{escape(summary['left_to_resume'])}[/]", highlight=False)
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -674,8 +685,10 @@ def serve(
     settings = _settings()
     loaded = _config(settings, config)
     # A service's console is its log (journald, docker logs): the runner's INFO lines (runs
-    # submitted, finished) belong there; flow and task logs stay at ERROR (the UI has them all).
+    # submitted, finished) belong there, and the runs' warnings; not every task's INFO line
+    # (the UI has them all).
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_RUNS_CONSOLE_LEVEL", "WARNING")
     _prepare_prefect()
     from newsmon.flows.deployments import newsmon_deployments, serve_until_stopped
 
