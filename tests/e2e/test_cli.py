@@ -216,3 +216,43 @@ def test_demo_prints_articles_topics_and_a_delivered_alert(tmp_path: Path) -> No
         assert heading in out
     assert "the local alert receiver got 0 message" not in out
     assert "second pass" in out
+
+
+def test_one_failed_page_and_one_failed_channel_are_each_reported_once(tmp_path: Path) -> None:
+    """Issue 15: each failed page was printed twice (Prefect's console copy besides the summary),
+    and an unreachable webhook gave a warning per alert, an Apprise line nested in each."""
+    import shutil
+    import socket
+
+    site_root = tmp_path / "site"
+    shutil.copytree(SITE, site_root)
+    missing = "tigris-herald/2026/11/army-begins-sweep-of-wadi-horan.html"
+    (site_root / missing).unlink()
+    with socket.socket() as sock:  # a port nothing listens on: the channel is unreachable
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    with StaticSite(site_root) as site, AlertReceiver() as receiver:
+        config = write_demo_config(
+            tmp_path / "config",
+            {"{{BASE_URL}}": site.base_url, "{{RECEIVER_PORT}}": str(receiver.port)},
+        )
+        alerts = config / "alerts.yaml"
+        alerts.write_text(
+            alerts.read_text(encoding="utf-8").replace(
+                '      - "json://127.0.0.1:{{RECEIVER_PORT}}/alerts"'.replace(
+                    "{{RECEIVER_PORT}}", str(receiver.port)
+                ),
+                f'      - "json://127.0.0.1:{receiver.port}/alerts"\n'
+                f'      - "json://127.0.0.1:{closed_port}/down"',
+            ),
+            encoding="utf-8",
+        )
+        result = run("ingest", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = (result.stdout + result.stderr).splitlines()
+    page_lines = [line for line in lines if missing in line]
+    channel_lines = [line for line in lines if f"127.0.0.1:{closed_port}" in line]
+    assert len(page_lines) == 1, "\n".join(lines)
+    assert len(channel_lines) == 1, "\n".join(lines)
+    assert "alerts not delivered, retried later" in channel_lines[0]
+    assert receiver.received  # the working channel got its alerts
