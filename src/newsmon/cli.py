@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -52,6 +52,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 failure', '2 failures'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _settings() -> Settings:
     try:
         return Settings()
@@ -71,6 +76,13 @@ def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
     from newsmon.db import DatabaseError, check_connection, current_revision, describe, make_engine
     from newsmon.db import upgrade as upgrade_schema
 
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None and not upgrade:
+        fail(
+            f"no database at {missing}: run `newsmon ingest` (or `newsmon demo --keep DIR`) "
+            "first, or set NEWSMON_DATABASE_URL",
+            3,
+        )
     try:
         engine = make_engine(settings.database_url)
         check_connection(engine)
@@ -87,6 +99,23 @@ def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
             3,
         )
     return engine
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL that does not exist yet (None: not SQLite, in memory, or there).
+
+    Read-only commands check this first: opening it would create an empty database file.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
 
 
 def _prepare_prefect() -> None:
@@ -201,7 +230,7 @@ def print_summary(summary: dict[str, Any], console: Console = stdout) -> None:
     console.print(table)
     console.print(
         f"{summary['sources_polled']} sources polled, {summary['stored']} articles stored "
-        f"({summary['duplicates']} duplicates), {summary['failed']} failures, "
+        f"({summary['duplicates']} duplicates), {plural(summary['failed'], 'failure')}, "
         f"{summary['alerts']} alerts raised, {summary['alerts_delivered']} delivered"
         + (
             f", {summary['alerts_failed']} delivery failures (retried next run)"
@@ -372,7 +401,10 @@ def _export(kind: str, fmt: str, output: Path | None) -> None:
     settings = _settings()
     engine = _prepared_engine(settings, upgrade=False)
     records = {"articles": iter_articles, "alerts": iter_alerts, "clusters": iter_clusters}[kind]
-    handle = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        handle = output.open("w", encoding="utf-8") if output else sys.stdout
+    except OSError as err:
+        fail(f"--output {output}: cannot write there: {err.strerror or err}", 2)
     count = 0
     try:
         with Session(engine) as session:
@@ -626,7 +658,12 @@ def rules_test(
         str | None, typer.Option("--since", help="Articles published from DATE (YYYY-MM-DD).")
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Articles published before DATE.")
+        str | None,
+        typer.Option(
+            "--until",
+            help="Last day, included (YYYY-MM-DD), as in `backfill`; or an ISO 8601 time, "
+            "excluded.",
+        ),
     ] = None,
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
@@ -646,6 +683,8 @@ def rules_test(
         end = parse_day(until) if until else None
     except ValueError as err:
         fail(str(err), 2)
+    if until and end is not None and len(until.strip()) == 10:  # a day: through its end
+        end += timedelta(days=1)
     try:  # topic: fields use the current topics.yaml when there is a valid config
         loaded: Config | None = load_config(config or settings.config_dir)
     except ConfigError:
@@ -743,6 +782,26 @@ def demo(
 
     _prepare_prefect()
     run_demo(stdout, stderr, keep=keep)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from newsmon import __version__
+
+        sys.stdout.write(f"newsmon {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """News monitoring: feeds -> clean text -> story clusters -> topics -> alerts."""
 
 
 def main() -> None:

@@ -94,10 +94,32 @@ def check_config(directory: Path, *, environ: Mapping[str, str] | None = None) -
     return report
 
 
+def lowercase_operators(query: str) -> list[str]:
+    """Words like `and`, `Or` written where AND/OR/NOT was surely meant (outside quotes).
+
+    Only upper-case AND, OR, NOT are operators; `a and b` means a AND "and" AND b, which matches
+    almost nothing. A quoted "and" is taken as meant.
+    """
+    masked = _QUOTED.sub(lambda m: " " * len(m.group()), query)
+    return [
+        word
+        for word in _OPERATOR_WORD.findall(masked)
+        if word not in ("AND", "OR", "NOT")
+    ]
+
+
+_OPERATOR_WORD = re.compile(r"(?i)(?<![\w:*])(and|or|not)(?![\w*:])")
+
+
 def query_warnings(query: str, *, topics: set[str], sources: set[str]) -> list[str]:
     """What in a valid query probably does not do what its author meant."""
     warnings = []
-    for name, value in _fields(query):
+    for word in dict.fromkeys(lowercase_operators(query)):
+        warnings.append(
+            f"'{word}' is searched as a word, not an operator: operators are upper case "
+            f"({word.upper()}); to search for the word, quote it (\"{word}\")"
+        )
+    for name, value in query_fields(query):
         known = topics if name == "topic" else sources
         if value not in known:
             where = "topics.yaml" if name == "topic" else "sources.yaml"
@@ -176,7 +198,7 @@ def _query_carets(directory: Path) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def _fields(query: str) -> list[tuple[str, str]]:
+def query_fields(query: str) -> list[tuple[str, str]]:
     """(name, value) of the topic: and source: fields; a phrase like "topic:x" is no field."""
 
     def mask(match: re.Match[str]) -> str:

@@ -256,3 +256,47 @@ def test_one_failed_page_and_one_failed_channel_are_each_reported_once(tmp_path:
     assert len(channel_lines) == 1, "\n".join(lines)
     assert "alerts not delivered, retried later" in channel_lines[0]
     assert receiver.received  # the working channel got its alerts
+
+
+def test_version(tmp_path: Path) -> None:
+    from newsmon import __version__
+
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"newsmon {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "command", [["sources"], ["export", "articles"], ["rules", "test", "Daesh"]]
+)
+def test_read_only_commands_create_no_database_file(tmp_path: Path, command: list[str]) -> None:
+    """Issue 15: they left an empty data/newsmon.db behind, then said it had no schema."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(
+        "sources:\n  - {name: wire, url: 'https://wire.example/feed'}\n", encoding="utf-8"
+    )
+    result = run(*command, cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "no database at data/newsmon.db: run `newsmon ingest`" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_export_to_a_missing_folder_is_one_clear_line(tmp_path: Path) -> None:
+    """Issue 15: a 30-line traceback."""
+    env = {"NEWSMON_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+    assert run("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    result = run("export", "articles", "-o", str(tmp_path / "missing" / "x"), cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --output {tmp_path / 'missing' / 'x'}: cannot write there: No such file or directory"
+    ]
+
+
+def test_counts_in_the_ingest_summary_agree_with_their_nouns() -> None:
+    from newsmon.cli import plural
+
+    assert (plural(1, "failure"), plural(0, "failure"), plural(2, "failure")) == (
+        "1 failure",
+        "0 failures",
+        "2 failures",
+    )
