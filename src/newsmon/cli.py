@@ -58,8 +58,16 @@ def plural(n: int, noun: str) -> str:
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from newsmon.environment import invalid_settings, misspelt_variables, variables_in_use
+
+    for warning in misspelt_variables(variables_in_use(os.environ)):
+        stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     try:
         return Settings()
+    except ValidationError as err:
+        fail("\n".join(f"invalid setting {line}" for line in invalid_settings(err)), 2)
     except Exception as err:
         fail(f"invalid NEWSMON_* setting: {' '.join(str(err).split())}", 2)
 

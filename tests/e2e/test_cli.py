@@ -300,3 +300,15 @@ def test_counts_in_the_ingest_summary_agree_with_their_nouns() -> None:
         "0 failures",
         "2 failures",
     )
+
+
+def test_settings_problems_name_the_variable_and_a_misspelt_one_is_caught(tmp_path: Path) -> None:
+    """Issue 15: a bad value named the field (host_rps), a misspelt variable was ignored."""
+    env = {"NEWSMON_HOST_RPS": "-1", "NEWSMON_DATABSE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = run("sources", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "warning: NEWSMON_DATABSE_URL is not a newsmon setting (ignored): did you mean "
+        "NEWSMON_DATABASE_URL?",
+        "error: invalid setting NEWSMON_HOST_RPS: Input should be greater than 0",
+    ]
