@@ -184,9 +184,36 @@ def ingest(
         except ValueError as err:
             fail(f"--shard: {err}", 2)
     is_sqlite = settings.database_url.startswith("sqlite")
-    _prepared_engine(settings, upgrade=is_sqlite)
+    engine = _prepared_engine(settings, upgrade=is_sqlite)
     summary = run_ingest(loaded, force=force, shard=shard)
     print_summary(summary)
+    if not summary["sources_polled"]:
+        stdout.print(_nothing_due(engine, settings, loaded), highlight=False, soft_wrap=True)
+
+
+def _nothing_due(engine: Any, settings: Settings, config: Config) -> str:
+    """Why a pass polled nothing, when the next poll is, and how to poll now."""
+    from sqlalchemy.orm import Session
+
+    from newsmon.schedule import PollPolicy
+    from newsmon.store import source_health
+
+    with Session(engine) as session:
+        rows = source_health(
+            session,
+            config.sources,
+            now=datetime.now(UTC),
+            policy=PollPolicy.from_settings(settings),
+        )
+    upcoming = sorted((r["next_poll_at"], r["name"]) for r in rows if r["next_poll_at"])
+    if not any(s.enabled for s in config.sources):
+        why = f"no source is enabled in {config.directory / 'sources.yaml'} (enabled: true)"
+    elif upcoming:
+        when, name = upcoming[0]
+        why = f"no source was due: the next poll is at {when:%Y-%m-%d %H:%M} UTC ({name})"
+    else:
+        why = "no source was due (parked sources: newsmon sources --unpark NAME)"
+    return f"{why}; `newsmon ingest --force` polls every enabled source now"
 
 
 def run_ingest(
@@ -235,13 +262,17 @@ def print_summary(summary: dict[str, Any], console: Console = stdout) -> None:
             row["poll"],
             *(str(row[k]) for k in ("entries", "new", "stored", "duplicates", "failed", "alerts")),
         )
-    console.print(table)
+    if summary["sources_polled"] or any(
+        r["stored"] or r["failed"] for r in summary["sources"].values()
+    ):
+        console.print(table)  # a table of sources that were not due says nothing
     console.print(
-        f"{summary['sources_polled']} sources polled, {summary['stored']} articles stored "
-        f"({summary['duplicates']} duplicates), {plural(summary['failed'], 'failure')}, "
-        f"{summary['alerts']} alerts raised, {summary['alerts_delivered']} delivered"
+        f"{plural(summary['sources_polled'], 'source')} polled, "
+        f"{plural(summary['stored'], 'article')} stored "
+        f"({plural(summary['duplicates'], 'duplicate')}), {plural(summary['failed'], 'failure')}, "
+        f"{plural(summary['alerts'], 'alert')} raised, {summary['alerts_delivered']} delivered"
         + (
-            f", {summary['alerts_failed']} delivery failures (retried next run)"
+            f", {plural(summary['alerts_failed'], 'delivery failure')} (retried next run)"
             if summary["alerts_failed"]
             else ""
         )
@@ -249,7 +280,8 @@ def print_summary(summary: dict[str, Any], console: Console = stdout) -> None:
             f", {summary['alerts_held']} held (digest, quiet hours or rate cap)"
             if summary.get("alerts_held")
             else ""
-        )
+        ),
+        soft_wrap=True,
     )
     for error in summary["errors"][:20]:
         stderr.print(f"[yellow]warning:[/] {escape(error)}", highlight=False, soft_wrap=True)
@@ -661,7 +693,9 @@ def rules_check(config: ConfigOption = None) -> None:
 
 @rules_app.command("test")
 def rules_test(
-    query: Annotated[str, typer.Argument(help="A query as in alerts.yaml (quote it for the shell).")],
+    query: Annotated[
+        str, typer.Argument(help="A query as in alerts.yaml (quote it for the shell).")
+    ],
     since: Annotated[
         str | None, typer.Option("--since", help="Articles published from DATE (YYYY-MM-DD).")
     ] = None,
@@ -775,7 +809,25 @@ def _prefect_api_url() -> str:
     return str(url)
 
 
-# --- demo -------------------------------------------------------------------------------------
+# --- init and demo ----------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for your setup (created if needed).")],
+) -> None:
+    """A first real setup to edit: config/ (sources, topics, alerts), .env (settings), data/."""
+    from newsmon.firstrun import InitError, next_steps, write_starter
+
+    try:
+        written = write_starter(directory)
+    except InitError as err:
+        fail(f"newsmon init {directory}: {err}", 2)
+    for path in written:
+        stderr.print(f"wrote {path}", highlight=False)
+    stdout.print("\nnext:", highlight=False)
+    for line in next_steps(directory):
+        stdout.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -103,6 +103,9 @@ def test_ingest_then_export_then_sources(
     again = run("ingest", "--config", str(config), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "0 sources polled" in again.stdout  # nothing is due yet
+    # Issue 15: no word on when the next poll is or on --force.
+    assert "no source was due: the next poll is at 20" in again.stdout
+    assert "`newsmon ingest --force` polls every enabled source now" in again.stdout
 
 
 def test_invalid_config_is_refused_with_file_entry_and_reason(tmp_path: Path) -> None:
