@@ -221,6 +221,25 @@ def test_demo_prints_articles_topics_and_a_delivered_alert(tmp_path: Path) -> No
     assert "second pass" in out
 
 
+def test_demo_keep_then_the_everyday_commands_work_there(tmp_path: Path) -> None:
+    """Issue 15: after the demo, the README's commands failed ("has no newsmon schema"); the demo
+    said nothing of what to do next."""
+    result = run("demo", "--keep", "demo", cwd=tmp_path, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "kept in demo" in result.stdout and "newsmon init DIR" in result.stdout
+    kept = tmp_path / "demo"
+    clean = {"NEWSMON_ALLOW_PRIVATE_HOSTS": "false"}
+    for command in (
+        ["sources"],
+        ["rules", "test", "Daesh AND Anbar", "--since", "2026-11-01"],
+        ["export", "clusters"],
+    ):
+        used = run(*command, cwd=kept, env=clean)
+        assert used.returncode == 0, f"{command}: {used.stderr}"
+        assert used.stdout.strip(), command
+    assert not (kept / "data").exists()  # the demo's database, not a new empty one
+
+
 def test_one_failed_page_and_one_failed_channel_are_each_reported_once(tmp_path: Path) -> None:
     """Issue 15: each failed page was printed twice (Prefect's console copy besides the summary),
     and an unreachable webhook gave a warning per alert, an Apprise line nested in each."""
