@@ -773,6 +773,8 @@ def serve(
     _prepare_prefect()
     from newsmon.flows.deployments import newsmon_deployments, serve_until_stopped
 
+    # The runs (processes the runner starts) read the config the deployments were made from.
+    os.environ["NEWSMON_CONFIG_DIR"] = str(loaded.directory.resolve())
     try:
         deployments = newsmon_deployments(str(loaded.directory.resolve()), ingest_cron=cron)
     except ValueError as err:
