@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.fetch import poll_sources
 from newsmon.http import Fetcher
+from newsmon.page_claims import claim_pages
 from newsmon.records import FeedEntry, FeedPoll, FeedState
 from newsmon.schedule import PollPolicy
 from newsmon.settings import Config, Settings, SourceConfig
@@ -70,11 +72,12 @@ def poll_feeds(
 @task(name="record-polls", cache_policy=NO_CACHE)
 def record_polls(
     settings: Settings, config: Config, polls: list[FeedPoll], scope: list[str]
-) -> tuple[dict[str, int], list[FeedEntry]]:
+) -> tuple[dict[str, int], list[FeedEntry], int]:
     """Store each poll's outcome with its new entries queued, in one transaction.
 
-    Returns the number of new entries per source and the whole queue of the sources in `scope`:
-    the new entries plus any left by an earlier run (failed pages to retry, a run that died).
+    Returns the number of new entries per source, the queue of the sources in `scope` that this
+    run claimed (the new entries plus any left by an earlier run: failed pages to retry, a run
+    that died), and how many queued pages another run at the same time holds.
     """
     now = datetime.now(UTC)
     by_name = {source.name: source for source in config.sources}
@@ -87,4 +90,11 @@ def record_polls(
         outcomes = [PollOutcome(p, by_name[p.source], counts[p.source]) for p in polls]
         store_poll_outcomes(session, outcomes, now=now, policy=PollPolicy.from_settings(settings))
         queue = queued_entries(session, scope, max_attempts=settings.max_page_attempts)
-    return {poll.source: counts[poll.source] for poll in polls}, queue
+        # Pages another run at the same time is fetching are left to it (newsmon.page_claims).
+        mine, elsewhere = claim_pages(session, queue, holder=uuid.uuid4().hex, now=now)
+    if elsewhere:
+        get_run_logger().warning(
+            "%d queued pages are being fetched by another run at the same time: left to it",
+            elsewhere,
+        )
+    return {poll.source: counts[poll.source] for poll in polls}, mine, elsewhere
