@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -628,35 +629,50 @@ _STATUS_STYLE = {"ok": "green", "failing": "yellow", "parked": "bold red", "disa
 
 
 def _print_sources(rows: list[dict[str, Any]], now: datetime) -> None:
-    table = Table(title="sources (times in UTC)", title_justify="left")
-    for column in ("source", "status", "last success", "last new entry"):
-        table.add_column(column, overflow="fold")
-    table.add_column("failures", justify="right")
-    table.add_column("next poll", overflow="fold")
-    table.add_column("every", justify="right")
-    table.add_column("per day", justify="right")
-    table.add_column("last error", overflow="fold")
+    # Narrow enough for 80 columns with names up to ~20 characters: no borders, times without the
+    # year, words never broken (a cell too narrow is cut with "…"), errors listed below the table.
+    table = Table(
+        title="sources (times in UTC)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
+    table.add_column("source", no_wrap=True, min_width=8)
+    table.add_column("status", no_wrap=True)
+    table.add_column("last ok", no_wrap=True)
+    table.add_column("new entry", no_wrap=True)
+    table.add_column("fail", justify="right", no_wrap=True)
+    table.add_column("next", no_wrap=True)
+    table.add_column("every", justify="right", no_wrap=True)
+    table.add_column("/day", justify="right", no_wrap=True)
+    errors = []
     for row in rows:
         status = row["status"]
         if row["next_poll_at"] is None:
-            next_poll = "parked: --unpark" if status == "parked" else "-"
+            next_poll = "parked" if status == "parked" else "-"
         elif row["next_poll_at"] <= now:
             next_poll = "due"
         else:
-            next_poll = _when(row["next_poll_at"])
+            next_poll = "in " + _span(row["next_poll_at"] - now)
         style = _STATUS_STYLE.get(status, "")
         table.add_row(
             row["name"],
             f"[{style}]{status}[/]" if style else status,
             _when(row["last_success_at"]),
-            _when(row["last_new_entry_at"]),
+            _span(now - row["last_new_entry_at"]) + " ago" if row["last_new_entry_at"] else "-",
             str(row["consecutive_failures"]),
             next_poll,
             _duration(row["interval_s"]),
             f"{row['entries_per_day']:.1f}",
-            escape((row["last_error"] or "")[:160]),
         )
+        if row["last_error"]:
+            errors.append(f"{row['name']}: {row['last_error'][:300]}")
     stdout.print(table)
+    for error in errors:
+        stdout.print(f"[yellow]last error[/] {escape(error)}", highlight=False)
     parked = [r["name"] for r in rows if r["status"] == "parked"]
     failing = [r["name"] for r in rows if r["status"] == "failing"]
     if parked:
@@ -676,8 +692,22 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.3g}m"
 
 
+def _span(delta: timedelta) -> str:
+    """A short duration: 45s, 14m, 1h59m, 20h, 3d."""
+    seconds = max(0.0, delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    if seconds < 10 * 3600:
+        return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600:.0f}h"
+    return f"{seconds // 86400:.0f}d"
+
+
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+    return value.strftime("%m-%d %H:%M") if value else "-"
 
 
 @rules_app.command("check")
