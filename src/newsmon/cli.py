@@ -59,6 +59,14 @@ def plural(n: int, noun: str) -> str:
 
 
 def _settings() -> Settings:
+    settings, problems = _read_settings()
+    if settings is None:
+        fail("\n".join(problems), 2)
+    return settings
+
+
+def _read_settings() -> tuple[Settings | None, list[str]]:
+    """The settings, or None and every problem with them (misspelt names warned about here)."""
     from pydantic import ValidationError
 
     from newsmon.environment import invalid_settings, misspelt_variables, variables_in_use
@@ -66,18 +74,27 @@ def _settings() -> Settings:
     for warning in misspelt_variables(variables_in_use(os.environ)):
         stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     try:
-        return Settings()
+        return Settings(), []
     except ValidationError as err:
-        fail("\n".join(f"invalid setting {line}" for line in invalid_settings(err)), 2)
+        return None, [f"invalid setting {line}" for line in invalid_settings(err)]
     except Exception as err:
-        fail(f"invalid NEWSMON_* setting: {' '.join(str(err).split())}", 2)
+        return None, [f"invalid NEWSMON_* setting: {' '.join(str(err).split())}"]
 
 
-def _config(settings: Settings, directory: Path | None) -> Config:
+def _settings_and_config(directory: Path | None) -> tuple[Settings, Config]:
+    """Settings and config, or exit 2 naming every problem with either at once (not in stages)."""
+    settings, problems = _read_settings()
+    folder = directory or (settings.config_dir if settings else None)
+    if folder is None:  # the settings are broken: read NEWSMON_CONFIG_DIR on its own
+        folder = Path(os.environ.get("NEWSMON_CONFIG_DIR") or "config")
+    loaded: Config | None = None
     try:
-        return load_config(directory or settings.config_dir)
+        loaded = load_config(folder)
     except ConfigError as err:
-        fail(str(err), 2)
+        problems.extend(str(err).splitlines())
+    if settings is None or loaded is None:
+        fail("\n".join(problems), 2)
+    return settings, loaded
 
 
 def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
@@ -177,8 +194,7 @@ def ingest(
     """One pass of the ingest flow over the sources that are due."""
     from newsmon.shards import parse_shard
 
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     if shard is not None:
         try:
             parse_shard(shard)
@@ -339,8 +355,7 @@ def backfill(
     if more_sources and not source:
         fail(f"unexpected argument {more_sources[0]!r}: name sources with --source NAME", 2)
     source = [*(source or []), *(more_sources or [])] or None
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     first, last = since.date(), until.date() if until else None
     if last is not None and first > last:
         fail(f"--since {first} is after --until {last}", 2)
@@ -592,8 +607,7 @@ def sources(
     from newsmon.schedule import PollPolicy
     from newsmon.store import source_health, unpark_source
 
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     names = {s.name for s in loaded.sources}
     unknown = [name for name in unpark or [] if name not in names]
     if unknown:
@@ -715,10 +729,15 @@ def rules_check(config: ConfigOption = None) -> None:
     """Validate the config files and explain any error (queries shown with a caret)."""
     from newsmon.rules_cli import run_check
 
-    settings = _settings()
-    code = run_check(config or settings.config_dir, stdout, stderr)
-    if code:
-        raise typer.Exit(code)
+    settings, problems = _read_settings()  # reported with the config's, not before them
+    for problem in problems:
+        stderr.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    folder = config or (
+        settings.config_dir if settings else Path(os.environ.get("NEWSMON_CONFIG_DIR") or "config")
+    )
+    code = run_check(folder, stdout, stderr)
+    if code or problems:
+        raise typer.Exit(code or 2)
 
 
 @rules_app.command("test")
@@ -793,8 +812,7 @@ def serve(
 
     Needs a Prefect server (PREFECT_API_URL): Prefect's temporary API runs no scheduler.
     """
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     # A service's console is its log (journald, docker logs): the runner's INFO lines (runs
     # submitted, finished) belong there, and the runs' warnings; not every task's INFO line
     # (the UI has them all).

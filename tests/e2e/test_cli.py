@@ -334,3 +334,23 @@ def test_settings_problems_name_the_variable_and_a_misspelt_one_is_caught(tmp_pa
         "NEWSMON_DATABASE_URL?",
         "error: invalid setting NEWSMON_HOST_RPS: Input should be greater than 0",
     ]
+
+
+def test_settings_and_config_problems_are_reported_at_once(tmp_path: Path) -> None:
+    """Issue 15: a bad setting hid the config's problems, the config's hid the notify URLs'."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(
+        "sources:\n  - {name: Bad Name, url: 'https://x.example/rss'}\n", encoding="utf-8"
+    )
+    (config / "alerts.yaml").write_text(
+        "alerts:\n  - {name: a, query: Anbar, notify: ['nosuch://x']}\n", encoding="utf-8"
+    )
+    env = {"NEWSMON_HOST_RPS": "0"}
+    for command in (["rules", "check"], ["ingest"]):
+        result = run(*command, cwd=tmp_path, env=env)
+        assert result.returncode == 2, result.stderr
+        assert "invalid setting NEWSMON_HOST_RPS" in result.stderr, command
+        assert "'Bad Name' is not a valid name" in result.stderr, command
+    checked = run("rules", "check", cwd=tmp_path, env=env)
+    assert "no Apprise service has the scheme 'nosuch://'" in checked.stderr
