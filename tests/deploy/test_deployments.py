@@ -286,3 +286,15 @@ def test_sigterm_lets_runs_in_progress_finish_then_cancels_the_rest(
     articles, _ = _stored(served.database_url)
     assert "quick" in {a["source"] for a in articles}
     assert "stuck" not in {a["source"] for a in articles}
+
+
+def test_serve_console_has_the_runners_lines_not_every_tasks(
+    served: Served, backfill_run: Any
+) -> None:
+    """Issue 15: serve's console got every task's INFO line (the Prefect 2 variables newsmon set
+    to quiet them name nothing in Prefect 3); the runs' INFO lines belong in the UI only."""
+    assert backfill_run.state is not None and backfill_run.state.is_completed()
+    output = served.process.output()
+    assert "| INFO    | Task run" not in output, output[-3000:]
+    assert "| INFO    | Flow run" not in output, output[-3000:]
+    assert "serving ingest/ingest, backfill/backfill" in output

@@ -160,7 +160,7 @@ def test_an_unfinished_backfill_shows_as_failed_in_the_ui(
 
     run = unfinished_run
     assert run.state is not None and run.state.is_failed(), run.state
-    assert "1 feed page or sitemap could not be read" in (run.state.message or "")
+    assert "feed pages or sitemaps could not be read" in (run.state.message or "")
 
     page.goto(f"{prefect_server.url}/flow-runs/flow-run/{run.id}")
     expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
