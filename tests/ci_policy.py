@@ -1,8 +1,9 @@
 """What the README's test command leaves out on a bare machine, and CI leaving out nothing.
 
 Tests marked `needs("chromium")` or `needs("systemd-analyze")` use a Debian program that a machine
-with only Python and pip lacks. There they are deselected and the run ends with ONE line naming
-what was left out and how to include it. Under CI (`CI` set) nothing is left out: such a test runs
+with only Python and pip lacks; PostgreSQL tests need NEWSMON_TEST_POSTGRES_URL, the real-web
+tests the corpora. Where those are missing the tests are deselected and the run ends with ONE
+line naming what was left out and how to include it. Under CI (`CI` set) nothing is left out: such a test runs
 (and fails if its program is missing), and any skip at all is turned into a failure.
 """
 
@@ -40,13 +41,35 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# What else a bare machine lacks -> how to include the tests that need it.
+SETTINGS: dict[str, str] = {
+    "PostgreSQL": "set NEWSMON_TEST_POSTGRES_URL",
+    "the real-web corpora": "set NEWSMON_CORPORA or put them at ../shared/corpora",
+}
+
+
+def _missing(item: pytest.Item) -> list[str]:
+    """What this test needs that this machine lacks (programs, PostgreSQL, the corpora)."""
+    missing = [m.args[0] for m in item.iter_markers("needs") if not program_present(m.args[0])]
+    fixtures = getattr(item, "fixturenames", ())
+    wants_postgres = "postgres_url" in fixtures or any(item.iter_markers("postgres"))
+    if wants_postgres and not os.environ.get("NEWSMON_TEST_POSTGRES_URL"):
+        missing.append("PostgreSQL")
+    if "corpora" in fixtures:
+        from tests.realweb.conftest import corpora_path
+
+        if corpora_path() is None:
+            missing.append("the real-web corpora")
+    return missing
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if under_ci():
         return
     left_out: dict[str, int] = {}
     kept, dropped = [], []
     for item in items:
-        missing = [m.args[0] for m in item.iter_markers("needs") if not program_present(m.args[0])]
+        missing = _missing(item)
         if missing:
             dropped.append(item)
             for name in missing:
@@ -65,8 +88,10 @@ def left_out_line(left_out: dict[str, int]) -> str | None:
         return None
     names = sorted(left_out)
     tests = ", ".join(f"{left_out[n]} needing {n}" for n in names)
-    packages = " ".join(sorted({SYSTEM_PROGRAMS[n][1] for n in names}))
-    return f"left out: {tests} (to include them: apt-get install {packages})"
+    packages = sorted({SYSTEM_PROGRAMS[n][1] for n in names if n in SYSTEM_PROGRAMS})
+    how = [f"apt-get install {' '.join(packages)}"] if packages else []
+    how += [SETTINGS[n] for n in names if n in SETTINGS]
+    return f"left out: {tests} (to include them: {'; '.join(how)})"
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

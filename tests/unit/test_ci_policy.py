@@ -69,3 +69,7 @@ def test_left_out_programs_are_named_in_one_line_with_the_way_to_include_them() 
         "(to include them: apt-get install chromium systemd)"
     )
     assert left_out_line({}) is None
+    assert left_out_line({"PostgreSQL": 40, "chromium": 2}) == (
+        "left out: 40 needing PostgreSQL, 2 needing chromium "
+        "(to include them: apt-get install chromium; set NEWSMON_TEST_POSTGRES_URL)"
+    )
