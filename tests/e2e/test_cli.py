@@ -333,6 +333,7 @@ def test_settings_problems_name_the_variable_and_a_misspelt_one_is_caught(tmp_pa
         "warning: NEWSMON_DATABSE_URL is not a newsmon setting (ignored): did you mean "
         "NEWSMON_DATABASE_URL?",
         "error: invalid setting NEWSMON_HOST_RPS: Input should be greater than 0",
+        "error: config: config folder not found",  # reported with it, not after
     ]
 
 
