@@ -23,6 +23,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.logging import get_run_logger
+from prefect.states import Completed, Failed, State
 
 from newsmon.backfill import (
     BackfillSummary,
@@ -86,7 +87,7 @@ def backfill(
     mode: Literal["discover", "reprocess"] = "discover",
     deliver_alerts: bool = False,
     config_dir: str | None = None,
-) -> dict[str, Any]:
+) -> State[dict[str, Any]]:
     """Backfill a date window: older articles from sitemaps and feed archives, or re-tag stored ones.
 
     Args:
@@ -139,10 +140,14 @@ def backfill(
                 else f"{totals.articles} articles re-tagged, {totals.retagged} changed"
             )
             + f", {totals.alerts} alerts"
-            + ("" if summary.complete else f"; {summary.units_pending} units left to resume")
+            + ("" if summary.complete else f"; {summary.left_to_resume()}")
         ),
     )
-    return summary.to_dict()
+    # Unfinished work must not look finished: the run ends Failed (red in the UI, non-zero exit
+    # in the CLI) with what is left as its message; the summary is the state's data either way.
+    if summary.complete:
+        return Completed(data=summary.to_dict())
+    return Failed(message=summary.left_to_resume(), data=summary.to_dict())
 
 
 def _selected_sources(config: Config, names: list[str] | None, mode: str) -> list[str]:
@@ -251,6 +256,8 @@ def _discover(
         )
         if read.error:
             summary.errors.append(read.error)
+            summary.units_unread += 1
+        summary.pages_to_retry += retryable
         finished = replace(
             read.unit,
             done=read.error is None and retryable == 0,
@@ -280,8 +287,7 @@ def _discover(
         progress.update(1, 1, "finished")
     else:
         progress.update(
-            done, work, f"stopped with {summary.units_pending} units left: run again to resume"
-        )
+            done, work, summary.left_to_resume())
     return summary
 
 
@@ -430,10 +436,7 @@ def _digest(
             f"Resumed: {summary.units_skipped} unit(s) finished by an earlier run were skipped."
         )
     if not summary.complete:
-        notes.append(
-            f"**Incomplete**: {summary.units_pending} feed page(s) or sitemap(s) could not be"
-            " finished (errors below). Run the backfill again with the same parameters to resume."
-        )
+        notes.append(f"**{summary.left_to_resume().capitalize()}** (errors below).")
     extra: dict[str, list[str]] = {}
     if summary.mode == "discover":
         heading = f"{described}: {totals.stored} new articles, {totals.alerts} alerts"

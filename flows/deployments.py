@@ -58,20 +58,24 @@ def newsmon_deployments(
 ) -> list[RunnerDeployment]:
     """The ingest (scheduled) and backfill (on demand) deployments, for `prefect.serve`.
 
-    `config_dir` becomes a default parameter of both, so the UI shows which config a run reads.
-    An invalid `ingest_cron` raises ValueError.
+    Their forms offer the sources of `config_dir` by name; `config_dir` itself is no parameter
+    (a server path, not for a UI without login to change): the serving process exports it as
+    NEWSMON_CONFIG_DIR, which its runs inherit. An invalid `ingest_cron` raises ValueError.
     Entrypoints are module paths (`newsmon.flows.ingest.ingest`): they do not depend on the
     working directory, only on newsmon being installed.
     """
-    from newsmon.flows.backfill import backfill
-    from newsmon.flows.ingest import ingest
+    from prefect.utilities.callables import ParameterSchema
 
-    defaults = {"config_dir": config_dir}
-    return [
+    from newsmon.flows.backfill import backfill
+    from newsmon.flows.forms import form_schema
+    from newsmon.flows.ingest import ingest
+    from newsmon.settings import load_config
+
+    names = [source.name for source in load_config(config_dir).sources]
+    deployments = [
         ingest.to_deployment(
             name="ingest",
             schedule=Cron(ingest_cron, timezone="UTC"),
-            parameters=defaults,
             description=INGEST_DESCRIPTION,
             tags=TAGS,
             version=__version__,
@@ -79,13 +83,19 @@ def newsmon_deployments(
         ),
         backfill.to_deployment(
             name="backfill",
-            parameters=defaults,
             description=BACKFILL_DESCRIPTION,
             tags=TAGS,
             version=__version__,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
     ]
+    for deployment, flow in zip(deployments, ("ingest", "backfill"), strict=True):
+        # Prefect keeps the derived schema in a private attribute and offers no hook to shape it.
+        derived = deployment._parameter_openapi_schema.model_dump()
+        deployment._parameter_openapi_schema = ParameterSchema(
+            **form_schema(derived, flow, names)
+        )
+    return deployments
 
 
 # --- serving ------------------------------------------------------------------------------------

@@ -121,7 +121,14 @@ def ingest(
         if poll.error:
             summary.errors.append(f"feed {poll.source}: {poll.error}")
     scope = [s.name for s in config.sources if s.enabled and (sources is None or s.name in sources)]
-    fresh, pending, dropped = record_polls(settings, _as_is(config), _as_is(polls), scope)
+    fresh, pending, dropped, elsewhere = record_polls(
+        settings, _as_is(config), _as_is(polls), scope
+    )
+    if elsewhere:  # why this run may store nothing: another run is fetching the queue
+        summary.errors.append(
+            f"{elsewhere} queued pages are being fetched by another run at the same time; "
+            "left to it"
+        )
     for source, count in fresh.items():
         summary.source(source).new = count
     for source, count in dropped.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from newsmon.caps import newest_per_source
 from newsmon.fetch import poll_sources
 from newsmon.http import Fetcher
+from newsmon.page_claims import claim_pages
 from newsmon.records import FeedEntry, FeedPoll, FeedState
 from newsmon.schedule import PollPolicy
 from newsmon.settings import Config, Settings, SourceConfig
@@ -71,14 +73,14 @@ def poll_feeds(
 @task(name="record-polls", cache_policy=NO_CACHE)
 def record_polls(
     settings: Settings, config: Config, polls: list[FeedPoll], scope: list[str]
-) -> tuple[dict[str, int], list[FeedEntry], dict[str, int]]:
+) -> tuple[dict[str, int], list[FeedEntry], dict[str, int], int]:
     """Store each poll's outcome with its new entries queued, in one transaction.
 
-    Returns the number of new entries per source and this run's share of the queue of the sources
-    in `scope` (NEWSMON_MAX_PAGES_PER_RUN, round-robin across sources): the new entries plus any
-    left by an earlier run (failed pages to retry, a run that died, the rest of a deep queue).
-    A feed's new entries beyond NEWSMON_MAX_NEW_ENTRIES_PER_FEED are dropped, the newest kept;
-    the third value counts them per source.
+    Returns the number of new entries per source; this run's share of the queue of the sources in
+    `scope` (NEWSMON_MAX_PAGES_PER_RUN, round-robin across sources: the new entries plus any left
+    by an earlier run — failed pages to retry, a run that died, the rest of a deep queue), claimed
+    for this run; per source, the new entries dropped beyond NEWSMON_MAX_NEW_ENTRIES_PER_FEED (the
+    newest are kept); and how many queued pages another run at the same time holds.
     """
     now = datetime.now(UTC)
     by_name = {source.name: source for source in config.sources}
@@ -101,4 +103,11 @@ def record_polls(
         queue = queued_entries_fairly(
             session, scope, max_attempts=settings.max_page_attempts, limit=settings.max_pages_per_run
         )
-    return {poll.source: counts[poll.source] for poll in polls}, queue, dropped
+        # Pages another run at the same time is fetching are left to it (newsmon.page_claims).
+        mine, elsewhere = claim_pages(session, queue, holder=uuid.uuid4().hex, now=now)
+    if elsewhere:
+        get_run_logger().warning(
+            "%d queued pages are being fetched by another run at the same time: left to it",
+            elsewhere,
+        )
+    return {poll.source: counts[poll.source] for poll in polls}, mine, dropped, elsewhere

@@ -10,6 +10,7 @@ from prefect.logging import get_run_logger
 from sqlalchemy.orm import Session
 
 from newsmon.notify import DeliveryOutcome, deliver_pending_exclusively
+from newsmon.page_claims import release_pages
 from newsmon.prepare import Rules, make_draft, prepare_articles
 from newsmon.records import Extracted, Page, PageFailure
 from newsmon.settings import Config, Settings
@@ -59,7 +60,15 @@ def store_batch(
             story_alerts={a.name: a.updates for a in config.alerts if a.once_per == "story"},
         )
         record_failures(session, failures, now=now, max_attempts=settings.max_page_attempts)
-    if deliver_alerts:  # committed: announce the new alerts (backfills deliver nothing, not even events)
+        # Done with these pages (stored, or failed and recorded): a later run may take them.
+        release_pages(
+            session,
+            [page.entry.url for page, _ in extracted]
+            + [failure.entry.url for failure in fetch_failures],
+        )
+    if (
+        deliver_alerts
+    ):  # committed: announce the new alerts (backfills deliver nothing, not even events)
         emit_alert_events(engine_for(settings.database_url), outcome.alert_ids)
     return outcome
 

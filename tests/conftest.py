@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from tests.localserver import LocalServer
 
+pytest_plugins = ["tests.ci_policy"]
+
 # Before anything imports Prefect: no telemetry (no DNS here), quiet console.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

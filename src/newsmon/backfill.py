@@ -394,6 +394,8 @@ class BackfillSummary:
     units_done: int = 0  # finished in this run
     units_skipped: int = 0  # finished by an earlier run of the same backfill
     units_pending: int = 0  # left unfinished (errors): running the backfill again resumes them
+    units_unread: int = 0  # of those, feed pages, robots.txt files and sitemaps that failed
+    pages_to_retry: int = 0  # article pages that failed in a way that may pass on a later run
     resumed: bool = False
     topics_added: Counter[str] = field(default_factory=Counter)
     topics_removed: Counter[str] = field(default_factory=Counter)
@@ -421,6 +423,20 @@ class BackfillSummary:
     def complete(self) -> bool:
         return self.units_pending == 0
 
+    def left_to_resume(self) -> str:
+        """What an unfinished run left, named by kind ("" when it finished)."""
+        if self.complete:
+            return ""
+        parts = []
+        if self.units_unread:
+            unread = _count(self.units_unread, "feed page or sitemap", "feed pages or sitemaps")
+            parts.append(f"{unread} could not be read")
+        if self.pages_to_retry:
+            pages = _count(self.pages_to_retry, "article page", "article pages")
+            parts.append(f"{pages} failed (fetched again on resume)")
+        what = " and ".join(parts) or _count(self.units_pending, "unit", "units") + " unfinished"
+        return f"incomplete: {what}; run the same backfill again to resume"
+
     def rows(self) -> list[dict[str, object]]:
         """One row per source plus a total row, with the columns of this mode."""
         ordered = [*sorted(self.sources.values(), key=lambda r: r.source), self.totals()]
@@ -440,6 +456,9 @@ class BackfillSummary:
             "units_done": self.units_done,
             "units_skipped": self.units_skipped,
             "units_pending": self.units_pending,
+            "units_unread": self.units_unread,
+            "pages_to_retry": self.pages_to_retry,
+            "left_to_resume": self.left_to_resume(),
             **{c: getattr(totals, c) for c in self.columns},
             "topics_added": dict(self.topics_added),
             "topics_removed": dict(self.topics_removed),
@@ -451,3 +470,7 @@ class BackfillSummary:
                 for name, row in sorted(self.sources.items())
             },
         }
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"1 {one}" if n == 1 else f"{n} {many}"

@@ -11,11 +11,12 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -52,18 +53,48 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 failure', '2 failures'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _settings() -> Settings:
+    settings, problems = _read_settings()
+    if settings is None:
+        fail("\n".join(problems), 2)
+    return settings
+
+
+def _read_settings() -> tuple[Settings | None, list[str]]:
+    """The settings, or None and every problem with them (misspelt names warned about here)."""
+    from pydantic import ValidationError
+
+    from newsmon.environment import invalid_settings, misspelt_variables, variables_in_use
+
+    for warning in misspelt_variables(variables_in_use(os.environ)):
+        stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     try:
-        return Settings()
+        return Settings(), []
+    except ValidationError as err:
+        return None, [f"invalid setting {line}" for line in invalid_settings(err)]
     except Exception as err:
-        fail(f"invalid NEWSMON_* setting: {' '.join(str(err).split())}", 2)
+        return None, [f"invalid NEWSMON_* setting: {' '.join(str(err).split())}"]
 
 
-def _config(settings: Settings, directory: Path | None) -> Config:
+def _settings_and_config(directory: Path | None) -> tuple[Settings, Config]:
+    """Settings and config, or exit 2 naming every problem with either at once (not in stages)."""
+    settings, problems = _read_settings()
+    folder = directory or (settings.config_dir if settings else None)
+    if folder is None:  # the settings are broken: read NEWSMON_CONFIG_DIR on its own
+        folder = Path(os.environ.get("NEWSMON_CONFIG_DIR") or "config")
+    loaded: Config | None = None
     try:
-        return load_config(directory or settings.config_dir)
+        loaded = load_config(folder)
     except ConfigError as err:
-        fail(str(err), 2)
+        problems.extend(str(err).splitlines())
+    if settings is None or loaded is None:
+        fail("\n".join(problems), 2)
+    return settings, loaded
 
 
 def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
@@ -71,6 +102,13 @@ def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
     from newsmon.db import DatabaseError, check_connection, current_revision, describe, make_engine
     from newsmon.db import upgrade as upgrade_schema
 
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None and not upgrade:
+        fail(
+            f"no database at {missing}: run `newsmon ingest` (or `newsmon demo --keep DIR`) "
+            "first, or set NEWSMON_DATABASE_URL",
+            3,
+        )
     try:
         engine = make_engine(settings.database_url)
         check_connection(engine)
@@ -89,6 +127,23 @@ def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
     return engine
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL that does not exist yet (None: not SQLite, in memory, or there).
+
+    Read-only commands check this first: opening it would create an empty database file.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
 def _prepare_prefect() -> None:
     # No telemetry (no DNS here and none wanted), and keep the console for our own report: flow
     # and task logs still reach the Prefect API and UI at INFO.
@@ -96,10 +151,19 @@ def _prepare_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     # Prefect waits 20 s for its ephemeral API by default; a busy 2-core machine needed more.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # Prefect's logging with run logs kept off the root console (see the file's header): without
+    # it each failed page and each failed delivery was printed twice, besides our summary.
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(prefect_logging_config()))
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    # Failures are listed in our own summary; Prefect's console copy would repeat each one.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "ERROR")
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "ERROR")
+    # Failures are listed in our own summary; a run that fails prints its error (traceback) once.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_RUNS_CONSOLE_LEVEL", "ERROR")
+
+
+def prefect_logging_config() -> Path:
+    """newsmon's Prefect logging.yml (shipped in newsmon.tasks; no Prefect import needed)."""
+    import newsmon.tasks
+
+    return Path(newsmon.tasks.__file__).parent / "prefect-logging.yml"
 
 
 @contextmanager
@@ -130,17 +194,43 @@ def ingest(
     """One pass of the ingest flow over the sources that are due."""
     from newsmon.shards import parse_shard
 
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     if shard is not None:
         try:
             parse_shard(shard)
         except ValueError as err:
             fail(f"--shard: {err}", 2)
     is_sqlite = settings.database_url.startswith("sqlite")
-    _prepared_engine(settings, upgrade=is_sqlite)
+    engine = _prepared_engine(settings, upgrade=is_sqlite)
     summary = run_ingest(loaded, force=force, shard=shard)
     print_summary(summary)
+    if not summary["sources_polled"]:
+        stdout.print(_nothing_due(engine, settings, loaded), highlight=False, soft_wrap=True)
+
+
+def _nothing_due(engine: Any, settings: Settings, config: Config) -> str:
+    """Why a pass polled nothing, when the next poll is, and how to poll now."""
+    from sqlalchemy.orm import Session
+
+    from newsmon.schedule import PollPolicy
+    from newsmon.store import source_health
+
+    with Session(engine) as session:
+        rows = source_health(
+            session,
+            config.sources,
+            now=datetime.now(UTC),
+            policy=PollPolicy.from_settings(settings),
+        )
+    upcoming = sorted((r["next_poll_at"], r["name"]) for r in rows if r["next_poll_at"])
+    if not any(s.enabled for s in config.sources):
+        why = f"no source is enabled in {config.directory / 'sources.yaml'} (enabled: true)"
+    elif upcoming:
+        when, name = upcoming[0]
+        why = f"no source was due: the next poll is at {when:%Y-%m-%d %H:%M} UTC ({name})"
+    else:
+        why = "no source was due (parked sources: newsmon sources --unpark NAME)"
+    return f"{why}; `newsmon ingest --force` polls every enabled source now"
 
 
 def run_ingest(
@@ -189,14 +279,18 @@ def print_summary(summary: dict[str, Any], console: Console = stdout) -> None:
             row["poll"],
             *(str(row[k]) for k in ("entries", "new", "stored", "duplicates", "failed", "alerts")),
         )
-    console.print(table)
+    if summary["sources_polled"] or any(
+        r["stored"] or r["failed"] for r in summary["sources"].values()
+    ):
+        console.print(table)  # a table of sources that were not due says nothing
     console.print(
-        f"{summary['sources_polled']} sources polled, {summary['stored']} articles stored "
-        f"({summary['duplicates']} duplicates), {summary['failed']} failures"
+        f"{plural(summary['sources_polled'], 'source')} polled, "
+        f"{plural(summary['stored'], 'article')} stored "
+        f"({plural(summary['duplicates'], 'duplicate')}), {plural(summary['failed'], 'failure')}"
         + (f" ({summary['gave_up']} permanent, not retried), " if summary.get("gave_up") else ", ")
-        + f"{summary['alerts']} alerts raised, {summary['alerts_delivered']} delivered"
+        + f"{plural(summary['alerts'], 'alert')} raised, {summary['alerts_delivered']} delivered"
         + (
-            f", {summary['alerts_failed']} delivery failures (retried next run)"
+            f", {plural(summary['alerts_failed'], 'delivery failure')} (retried next run)"
             if summary["alerts_failed"]
             else ""
         )
@@ -204,7 +298,8 @@ def print_summary(summary: dict[str, Any], console: Console = stdout) -> None:
             f", {summary['alerts_held']} held (digest, quiet hours or rate cap)"
             if summary.get("alerts_held")
             else ""
-        )
+        ),
+        soft_wrap=True,
     )
     for error in summary["errors"][:20]:
         stderr.print(f"[yellow]warning:[/] {escape(error)}", highlight=False, soft_wrap=True)
@@ -261,8 +356,7 @@ def backfill(
     if more_sources and not source:
         fail(f"unexpected argument {more_sources[0]!r}: name sources with --source NAME", 2)
     source = [*(source or []), *(more_sources or [])] or None
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     first, last = since.date(), until.date() if until else None
     if last is not None and first > last:
         fail(f"--since {first} is after --until {last}", 2)
@@ -281,14 +375,16 @@ def backfill(
         from newsmon.tasks.runtime import close_extractors, close_network
 
         try:
-            summary = backfill_flow(
+            state = backfill_flow(
                 since=first,
                 until=last,
                 sources=source or None,
                 mode=mode,
                 deliver_alerts=deliver_alerts,
                 config_dir=str(loaded.directory),
+                return_state=True,
             )
+            summary = state.result(raise_on_failure=False)
         except KeyboardInterrupt:
             fail("interrupted: run the same command again to resume where it stopped", 130)
         except Exception as err:
@@ -296,7 +392,11 @@ def backfill(
         finally:
             close_extractors()
             close_network()
+    if isinstance(summary, BaseException):
+        fail(f"the backfill stopped; run it again to resume: {_reason(summary)}", 1)
     print_backfill_summary(summary)
+    if not summary["complete"]:
+        raise typer.Exit(1)
 
 
 def print_backfill_summary(summary: dict[str, Any], console: Console = stdout) -> None:
@@ -336,11 +436,7 @@ def print_backfill_summary(summary: dict[str, Any], console: Console = stdout) -
     if len(summary["errors"]) > 20:
         stderr.print(f"[yellow]warning:[/] ... and {len(summary['errors']) - 20} more")
     if not summary["complete"]:
-        stderr.print(
-            f"[yellow]incomplete:[/] {summary['units_pending']} feed page(s) or sitemap(s) could "
-            "not be read; run the same command again to resume",
-            highlight=False,
-        )
+        stderr.print(f"[bold red]{escape(summary['left_to_resume'])}[/]", highlight=False)
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -369,7 +465,10 @@ def _export(kind: str, fmt: str, output: Path | None) -> None:
         "clusters": iter_clusters,
         "stories": iter_stories,
     }[kind]
-    handle = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        handle = output.open("w", encoding="utf-8") if output else sys.stdout
+    except OSError as err:
+        fail(f"--output {output}: cannot write there: {err.strerror or err}", 2)
     count = 0
     try:
         with Session(engine) as session:
@@ -522,8 +621,7 @@ def sources(
     from newsmon.schedule import PollPolicy
     from newsmon.store import source_health, unpark_source
 
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     names = {s.name for s in loaded.sources}
     unknown = [name for name in unpark or [] if name not in names]
     if unknown:
@@ -559,35 +657,50 @@ _STATUS_STYLE = {"ok": "green", "failing": "yellow", "parked": "bold red", "disa
 
 
 def _print_sources(rows: list[dict[str, Any]], now: datetime) -> None:
-    table = Table(title="sources (times in UTC)", title_justify="left")
-    for column in ("source", "status", "last success", "last new entry"):
-        table.add_column(column, overflow="fold")
-    table.add_column("failures", justify="right")
-    table.add_column("next poll", overflow="fold")
-    table.add_column("every", justify="right")
-    table.add_column("per day", justify="right")
-    table.add_column("last error", overflow="fold")
+    # Narrow enough for 80 columns with names up to ~20 characters: no borders, times without the
+    # year, words never broken (a cell too narrow is cut with "…"), errors listed below the table.
+    table = Table(
+        title="sources (times in UTC)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
+    table.add_column("source", no_wrap=True, min_width=8)
+    table.add_column("status", no_wrap=True)
+    table.add_column("last ok", no_wrap=True)
+    table.add_column("new entry", no_wrap=True)
+    table.add_column("fail", justify="right", no_wrap=True)
+    table.add_column("next", no_wrap=True)
+    table.add_column("every", justify="right", no_wrap=True)
+    table.add_column("/day", justify="right", no_wrap=True)
+    errors = []
     for row in rows:
         status = row["status"]
         if row["next_poll_at"] is None:
-            next_poll = "parked: --unpark" if status == "parked" else "-"
+            next_poll = "parked" if status == "parked" else "-"
         elif row["next_poll_at"] <= now:
             next_poll = "due"
         else:
-            next_poll = _when(row["next_poll_at"])
+            next_poll = "in " + _span(row["next_poll_at"] - now)
         style = _STATUS_STYLE.get(status, "")
         table.add_row(
             row["name"],
             f"[{style}]{status}[/]" if style else status,
             _when(row["last_success_at"]),
-            _when(row["last_new_entry_at"]),
+            _span(now - row["last_new_entry_at"]) + " ago" if row["last_new_entry_at"] else "-",
             str(row["consecutive_failures"]),
             next_poll,
             _duration(row["interval_s"]),
             f"{row['entries_per_day']:.1f}",
-            escape((row["last_error"] or "")[:160]),
         )
+        if row["last_error"]:
+            errors.append(f"{row['name']}: {row['last_error'][:300]}")
     stdout.print(table)
+    for error in errors:
+        stdout.print(f"[yellow]last error[/] {escape(error)}", highlight=False)
     parked = [r["name"] for r in rows if r["status"] == "parked"]
     failing = [r["name"] for r in rows if r["status"] == "failing"]
     if parked:
@@ -607,8 +720,22 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.3g}m"
 
 
+def _span(delta: timedelta) -> str:
+    """A short duration: 45s, 14m, 1h59m, 20h, 3d."""
+    seconds = max(0.0, delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    if seconds < 10 * 3600:
+        return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600:.0f}h"
+    return f"{seconds // 86400:.0f}d"
+
+
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+    return value.strftime("%m-%d %H:%M") if value else "-"
 
 
 @rules_app.command("check")
@@ -616,20 +743,32 @@ def rules_check(config: ConfigOption = None) -> None:
     """Validate the config files and explain any error (queries shown with a caret)."""
     from newsmon.rules_cli import run_check
 
-    settings = _settings()
-    code = run_check(config or settings.config_dir, stdout, stderr)
-    if code:
-        raise typer.Exit(code)
+    settings, problems = _read_settings()  # reported with the config's, not before them
+    for problem in problems:
+        stderr.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    folder = config or (
+        settings.config_dir if settings else Path(os.environ.get("NEWSMON_CONFIG_DIR") or "config")
+    )
+    code = run_check(folder, stdout, stderr)
+    if code or problems:
+        raise typer.Exit(code or 2)
 
 
 @rules_app.command("test")
 def rules_test(
-    query: Annotated[str, typer.Argument(help="A query as in alerts.yaml (quote it for the shell).")],
+    query: Annotated[
+        str, typer.Argument(help="A query as in alerts.yaml (quote it for the shell).")
+    ],
     since: Annotated[
         str | None, typer.Option("--since", help="Articles published from DATE (YYYY-MM-DD).")
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Articles published before DATE.")
+        str | None,
+        typer.Option(
+            "--until",
+            help="Last day, included (YYYY-MM-DD), as in `backfill`; or an ISO 8601 time, "
+            "excluded.",
+        ),
     ] = None,
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
@@ -649,6 +788,8 @@ def rules_test(
         end = parse_day(until) if until else None
     except ValueError as err:
         fail(str(err), 2)
+    if until and end is not None and len(until.strip()) == 10:  # a day: through its end
+        end += timedelta(days=1)
     try:  # topic: fields use the current topics.yaml when there is a valid config
         loaded: Config | None = load_config(config or settings.config_dir)
     except ConfigError:
@@ -685,14 +826,17 @@ def serve(
 
     Needs a Prefect server (PREFECT_API_URL): Prefect's temporary API runs no scheduler.
     """
-    settings = _settings()
-    loaded = _config(settings, config)
+    settings, loaded = _settings_and_config(config)
     # A service's console is its log (journald, docker logs): the runner's INFO lines (runs
-    # submitted, finished) belong there; flow and task logs stay at ERROR (the UI has them all).
+    # submitted, finished) belong there, and the runs' warnings; not every task's INFO line
+    # (the UI has them all).
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_RUNS_CONSOLE_LEVEL", "WARNING")
     _prepare_prefect()
     from newsmon.flows.deployments import newsmon_deployments, serve_until_stopped
 
+    # The runs (processes the runner starts) read the config the deployments were made from.
+    os.environ["NEWSMON_CONFIG_DIR"] = str(loaded.directory.resolve())
     try:
         deployments = newsmon_deployments(str(loaded.directory.resolve()), ingest_cron=cron)
     except ValueError as err:
@@ -729,7 +873,25 @@ def _prefect_api_url() -> str:
     return str(url)
 
 
-# --- demo -------------------------------------------------------------------------------------
+# --- init and demo ----------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for your setup (created if needed).")],
+) -> None:
+    """A first real setup to edit: config/ (sources, topics, alerts), .env (settings), data/."""
+    from newsmon.firstrun import InitError, next_steps, write_starter
+
+    try:
+        written = write_starter(directory)
+    except InitError as err:
+        fail(f"newsmon init {directory}: {err}", 2)
+    for path in written:
+        stderr.print(f"wrote {path}", highlight=False)
+    stdout.print("\nnext:", highlight=False)
+    for line in next_steps(directory):
+        stdout.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -744,6 +906,26 @@ def demo(
 
     _prepare_prefect()
     run_demo(stdout, stderr, keep=keep)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from newsmon import __version__
+
+        sys.stdout.write(f"newsmon {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """News monitoring: feeds -> clean text -> story clusters -> topics -> alerts."""
 
 
 def main() -> None:

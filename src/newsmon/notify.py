@@ -119,10 +119,16 @@ def deliver_pending(
     plan = plan_deliveries(pending, policies, history, now=now)
     held = sum(h.alerts for h in plan.held if h.paced)
     outcome = DeliveryOutcome(holds=plan.held, held=held)
-    errors: list[str] = []
+    # A channel that failed once in this round is not tried again in it (one unreachable webhook
+    # would otherwise cost a timeout per alert): its other messages are recorded with the same
+    # error and retried on later runs. Its failure is reported once, with the alerts it held up.
+    failed: dict[str, str] = {}
+    held_up: dict[str, list[tuple[str, int]]] = {}
     for message in plan.send:
         policy = policies[message.rule]
-        error = sender(urls[(message.rule, message.channel)], compose(message, policy))
+        error = failed.get(message.channel) or sender(
+            urls[(message.rule, message.channel)], compose(message, policy)
+        )
         attempts = max(item.attempts for item in message.items) + 1
         with Session(engine) as session, session.begin():
             record_message(
@@ -141,12 +147,23 @@ def deliver_pending(
             outcome.delivered += len(message.items)
         else:
             outcome.failed += len(message.items)
-            ids = ", ".join(str(item.alert_id) for item in message.items)
-            what = f"alert {ids}" if message.kind == "alert" else f"digest of alerts {ids}"
-            errors.append(f"{what} ({message.rule}): {error}")
-            log.warning("%s (%s) not delivered: %s", what, message.rule, error)
-    outcome.errors = errors
+            failed.setdefault(message.channel, error)
+            held_up.setdefault(message.channel, []).extend(
+                (message.rule, item.alert_id) for item in message.items
+            )
+    outcome.errors = [channel_failure(failed[c], alerts) for c, alerts in held_up.items()]
+    for error in outcome.errors:
+        log.debug("%s", error)  # the tasks layer logs it once, to the run
     return outcome
+
+
+def channel_failure(error: str, alerts: list[tuple[str, int]]) -> str:
+    """One line for a channel that failed: its error and the alerts it did not deliver."""
+    rules = ", ".join(dict.fromkeys(rule for rule, _ in alerts))
+    ids = ", ".join(str(alert_id) for _, alert_id in alerts[:10])
+    more = f" and {len(alerts) - 10} more" if len(alerts) > 10 else ""
+    noun = "alert" if len(alerts) == 1 else "alerts"
+    return f"{error} ({len(alerts)} {noun} not delivered, retried later: {rules}: {ids}{more})"
 
 
 # Longer than any delivery round takes; a run that dies holding the lease delays delivery this much.

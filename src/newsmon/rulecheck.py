@@ -57,6 +57,8 @@ def check_config(directory: Path, *, environ: Mapping[str, str] | None = None) -
             prefix = next((p for p in carets if problem.startswith(p + ":")), None)
             detail = carets[prefix] if prefix and "query" in problem else ()
             errors.append(Finding(problem, detail))
+        # The notify URLs too, from the raw file: every problem at once, not in stages.
+        errors.extend(_raw_notify_errors(directory))
         return CheckReport(config=None, errors=errors)
     report = CheckReport(config=config)
     topics = {t.name for t in config.topics}
@@ -72,17 +74,7 @@ def check_config(directory: Path, *, environ: Mapping[str, str] | None = None) -
     for index, rule in enumerate(config.alerts):
         where = f"{directory / 'alerts.yaml'}: alerts[{index}] ({rule.name})"
         for url in rule.notify:
-            scheme = url.partition("://")[0].lower()
-            if scheme not in _apprise_schemes():
-                report.errors.append(
-                    Finding(
-                        f"{where}: notify: {redact_url(url)!r}: no Apprise service has the "
-                        f"scheme '{scheme}://', so nothing would ever be delivered",
-                        (
-                            "    the services and their URLs: https://github.com/caronc/apprise/wiki",
-                        ),
-                    )
-                )
+            report.errors.extend(_scheme_errors(where, url))
             for ref in references(url):
                 if ref.kind == "env" and ref.name not in env:
                     report.warnings.append(
@@ -94,10 +86,67 @@ def check_config(directory: Path, *, environ: Mapping[str, str] | None = None) -
     return report
 
 
+def lowercase_operators(query: str) -> list[str]:
+    """Words like `and`, `Or` written where AND/OR/NOT was surely meant (outside quotes).
+
+    Only upper-case AND, OR, NOT are operators; `a and b` means a AND "and" AND b, which matches
+    almost nothing. A quoted "and" is taken as meant.
+    """
+    masked = _QUOTED.sub(lambda m: " " * len(m.group()), query)
+    return [
+        word
+        for word in _OPERATOR_WORD.findall(masked)
+        if word not in ("AND", "OR", "NOT")
+    ]
+
+
+_OPERATOR_WORD = re.compile(r"(?i)(?<![\w:*])(and|or|not)(?![\w*:])")
+
+
+def _scheme_errors(where: str, url: str) -> list[Finding]:
+    scheme = url.partition("://")[0].lower()
+    if scheme in _apprise_schemes():
+        return []
+    return [
+        Finding(
+            f"{where}: notify: {redact_url(url)!r}: no Apprise service has the "
+            f"scheme '{scheme}://', so nothing would ever be delivered",
+            ("    the services and their URLs: https://github.com/caronc/apprise/wiki",),
+        )
+    ]
+
+
+def _raw_notify_errors(directory: Path) -> list[Finding]:
+    """Notify URLs with no Apprise scheme, read from alerts.yaml as written (a config that does
+    not load otherwise still gets them reported)."""
+    path = directory / "alerts.yaml"
+    try:
+        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    entries = document.get("alerts") if isinstance(document, dict) else None
+    found = []
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("notify"), list):
+            continue
+        where = f"{path}: alerts[{index}]"
+        if isinstance(entry.get("name"), str):
+            where += f" ({entry['name']})"
+        for url in entry["notify"]:
+            if isinstance(url, str):
+                found.extend(_scheme_errors(where, url))
+    return found
+
+
 def query_warnings(query: str, *, topics: set[str], sources: set[str]) -> list[str]:
     """What in a valid query probably does not do what its author meant."""
     warnings = []
-    for name, value in _fields(query):
+    for word in dict.fromkeys(lowercase_operators(query)):
+        warnings.append(
+            f"'{word}' is searched as a word, not an operator: operators are upper case "
+            f"({word.upper()}); to search for the word, quote it (\"{word}\")"
+        )
+    for name, value in query_fields(query):
         known = topics if name == "topic" else sources
         if value not in known:
             where = "topics.yaml" if name == "topic" else "sources.yaml"
@@ -176,7 +225,7 @@ def _query_carets(directory: Path) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def _fields(query: str) -> list[tuple[str, str]]:
+def query_fields(query: str) -> list[tuple[str, str]]:
     """(name, value) of the topic: and source: fields; a phrase like "topic:x" is no field."""
 
     def mask(match: re.Match[str]) -> str:

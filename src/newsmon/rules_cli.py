@@ -21,7 +21,13 @@ from newsmon.backtest import BacktestReport, backtest, uses_topics
 from newsmon.messages import Excerpt
 from newsmon.pacing import DeliveryPolicy
 from newsmon.query import QuerySyntaxError, RuleSet, parse_query
-from newsmon.rulecheck import CheckReport, check_config, explain_query_error
+from newsmon.rulecheck import (
+    CheckReport,
+    check_config,
+    explain_query_error,
+    lowercase_operators,
+    query_fields,
+)
 from newsmon.settings import Config, redact_url
 from newsmon.store import count_archive, iter_archive
 
@@ -81,6 +87,11 @@ def run_test(
         for line in explain_query_error(query_text, error):
             err.print(escape(line), highlight=False, soft_wrap=True)
         return 2
+    problems = _test_problems(engine, query_text, since, until, sources, config)
+    if problems:
+        for problem in problems:
+            err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        return 2
     topics = None
     needs_topics = uses_topics(query_text)
     if needs_topics and config is not None:
@@ -124,12 +135,67 @@ def run_test(
     return 0
 
 
+def _test_problems(
+    engine: Callable[[], Engine],
+    query_text: str,
+    since: datetime | None,
+    until: datetime | None,
+    sources: Sequence[str],
+    config: Config | None,
+) -> list[str]:
+    """Why `rules test` would report a misleading 0 matches, all at once (empty: none).
+
+    A reversed window, a lowercase `and`, a source or topic that exists nowhere used to give a
+    silent "matched 0 articles".
+    """
+    problems = []
+    if since is not None and until is not None and since >= until:
+        problems.append(f"--since {since:%Y-%m-%d} is not before --until: the window is empty")
+    for word in dict.fromkeys(lowercase_operators(query_text)):
+        problems.append(
+            f"query: '{word}' would be searched as a word: operators are upper case "
+            f"({word.upper()}); to search for the word itself, quote it (\"{word}\")"
+        )
+    fields = [(name, value) for name, value in query_fields(query_text)]
+    named_sources = [*sources, *(v for n, v in fields if n == "source")]
+    configured = {s.name for s in config.sources} if config is not None else set()
+    if set(named_sources) - configured:  # maybe a source no longer configured: ask the archive
+        known = _known_sources(engine, config)
+        for name in dict.fromkeys(named_sources):
+            if name not in known:
+                problems.append(
+                    f"no source named {name!r} in the config or the archive "
+                    f"(sources: {', '.join(sorted(known)) or 'none'})"
+                )
+    if config is not None:
+        topic_names = {t.name for t in config.topics}
+        for name in dict.fromkeys(v for n, v in fields if n == "topic"):
+            if name not in topic_names:
+                problems.append(
+                    f"query: topic:{name} names no topic in {config.directory / 'topics.yaml'} "
+                    f"(topics: {', '.join(sorted(topic_names)) or 'none'})"
+                )
+    return problems
+
+
+def _known_sources(engine: Callable[[], Engine], config: Config | None) -> set[str]:
+    """Sources configured now, and any the archive holds articles from."""
+    import sqlalchemy as sa
+
+    from newsmon.models import Article
+
+    known = {s.name for s in config.sources} if config is not None else set()
+    with Session(engine()) as session:
+        known.update(session.scalars(sa.select(Article.source).distinct()))
+    return known
+
+
 def _scope(since: datetime | None, until: datetime | None, sources: Sequence[str]) -> str:
     parts = []
     if since:
         parts.append(f"since {since:%Y-%m-%d %H:%M} UTC")
     if until:
-        parts.append(f"before {until:%Y-%m-%d %H:%M} UTC")
+        parts.append(f"before {until:%Y-%m-%d %H:%M} UTC")  # --until DAY: the next midnight
     parts.append(f"sources: {', '.join(sources)}" if sources else "all sources")
     return ", ".join(parts)
 

@@ -119,6 +119,27 @@ def receiver() -> Iterator[AlertReceiver]:
         yield server
 
 
+def test_a_failing_channel_is_tried_once_per_round_and_reported_once(
+    engine: Engine, receiver: AlertReceiver, local_server: LocalServer
+) -> None:
+    """Issue 15: one unreachable webhook and 11 alerts gave a warning per alert (each waiting
+    its timeout). Now: one request, one error line naming how many alerts wait; the good channel
+    gets every alert; the held-up ones go out on a later run."""
+    flaky = FlakyWebhook(local_server)
+    good = f"json://127.0.0.1:{receiver.port}/alerts"
+    config = config_with(notify=(good, flaky.url))
+
+    first = run(engine, config, *(story(n) for n in range(4)), at=NOW)
+
+    assert (first.delivered, first.failed) == (4, 4)
+    assert flaky.refused == 1 and len(receiver.received) == 4
+    assert len(first.errors) == 1, first.errors
+    assert "503" in first.errors[0] and "4 alerts not delivered, retried later" in first.errors[0]
+    flaky.down = False
+    later = run(engine, config, at=NOW + timedelta(hours=2))
+    assert (later.delivered, later.failed) == (4, 0) and len(flaky.accepted) == 4
+
+
 def test_failing_channel_is_retried_until_delivered_and_the_other_gets_it_once(
     engine: Engine, receiver: AlertReceiver, local_server: LocalServer
 ) -> None:

@@ -69,7 +69,7 @@ def test_serve_registers_ingest_on_its_schedule_and_backfill_on_demand(
         backfill = client.read_deployment_by_name("backfill/backfill")
 
     assert ingest.entrypoint == "newsmon.flows.ingest.ingest"
-    assert ingest.parameters == {"config_dir": str(served.config_dir)}
+    assert ingest.parameters == {}  # the config is the serving process's NEWSMON_CONFIG_DIR
     assert ingest.tags == ["newsmon"]
     assert not ingest.paused
     [schedule] = ingest.schedules
@@ -78,20 +78,29 @@ def test_serve_registers_ingest_on_its_schedule_and_backfill_on_demand(
     assert schedule.schedule.timezone == "UTC"
     ingest_schema = ingest.parameter_openapi_schema
     assert _property(ingest_schema, "force")["type"] == "boolean"
-    assert _property(ingest_schema, "sources")["items"] == {"type": "string"}
+    names = ["alrafidain-news", "euphrates-monitor", "levant-wire", "sham-post", "tigris-herald"]
+    assert sorted(_property(ingest_schema, "sources")["items"]["enum"]) == names
     assert _property(ingest_schema, "shard")["type"] == "string"  # "K/N", for several workers
+    # Issue 15: every field described, no server path to edit, no `X | None` toggle.
+    for schema in (ingest_schema, backfill.parameter_openapi_schema):
+        assert "config_dir" not in schema["properties"]
+        for name, prop in schema["properties"].items():
+            assert prop.get("description"), name
+            assert "anyOf" not in prop, name
 
     assert backfill.entrypoint == "newsmon.flows.backfill.backfill"
     assert backfill.schedules == []  # on demand only
-    assert backfill.parameters == {"config_dir": str(served.config_dir)}
+    assert backfill.parameters == {}
     assert not backfill.paused
-    # The typed form the UI renders: a date picker, a list of names, a choice, a switch.
+    # The typed form the UI renders: a day as typed (YYYY-MM-DD, as the text says), the source
+    # names to pick from, a choice, a switch.
     schema = backfill.parameter_openapi_schema
     assert schema["required"] == ["since"]
     since = _property(schema, "since")
-    assert (since["type"], since["format"]) == ("string", "date")
-    assert _property(schema, "until")["format"] == "date"
-    assert _property(schema, "sources")["items"] == {"type": "string"}
+    assert (since["type"], since["pattern"]) == ("string", r"^\d{4}-\d{2}-\d{2}$")
+    assert "format" not in since
+    assert _property(schema, "until")["pattern"] == since["pattern"]
+    assert sorted(_property(schema, "sources")["items"]["enum"]) == names
     mode = _property(schema, "mode")
     assert mode["enum"] == ["discover", "reprocess"] and mode["default"] == "discover"
     deliver = _property(schema, "deliver_alerts")
@@ -128,7 +137,7 @@ def test_the_server_schedules_ingest_runs_for_serve_to_pick_up(
     runs = wait_until(scheduled_runs, timeout=120, what="scheduled ingest runs")
     for run in runs:
         assert run.auto_scheduled
-        assert run.parameters == {"config_dir": str(served.config_dir)}
+        assert run.parameters == {}
         start = run.expected_start_time.astimezone(UTC)
         assert (start.day, start.hour, start.minute) == (1, 0, 0)  # QUIET_CRON's slots
 
@@ -138,11 +147,7 @@ def test_backfill_custom_run_stores_the_articles_of_the_chosen_sources(
 ) -> None:
     assert backfill_run.state is not None
     assert backfill_run.state.is_completed(), backfill_run.state
-    # The custom parameters were merged over the deployment's default (config_dir).
-    assert backfill_run.parameters == {
-        **BACKFILL_PARAMETERS,
-        "config_dir": str(served.config_dir),
-    }
+    assert backfill_run.parameters == BACKFILL_PARAMETERS
     assert all(source in backfill_run.name for source in BACKFILL_PARAMETERS["sources"])
 
     articles, alerts = _stored(served.database_url)
@@ -281,3 +286,15 @@ def test_sigterm_lets_runs_in_progress_finish_then_cancels_the_rest(
     articles, _ = _stored(served.database_url)
     assert "quick" in {a["source"] for a in articles}
     assert "stuck" not in {a["source"] for a in articles}
+
+
+def test_serve_console_has_the_runners_lines_not_every_tasks(
+    served: Served, backfill_run: Any
+) -> None:
+    """Issue 15: serve's console got every task's INFO line (the Prefect 2 variables newsmon set
+    to quiet them name nothing in Prefect 3); the runs' INFO lines belong in the UI only."""
+    assert backfill_run.state is not None and backfill_run.state.is_completed()
+    output = served.process.output()
+    assert "| INFO    | Task run" not in output, output[-3000:]
+    assert "| INFO    | Flow run" not in output, output[-3000:]
+    assert "serving ingest/ingest, backfill/backfill" in output

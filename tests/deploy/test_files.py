@@ -126,6 +126,7 @@ def test_compose_commands_exist(service: str) -> None:
         _check_command(command)
 
 
+@pytest.mark.needs("systemd-analyze")
 def test_systemd_units_run_real_commands_and_pass_systemd_analyze(tmp_path: Path) -> None:
     assert {unit.name for unit in UNITS} == {
         "newsmon-prefect-server.service",

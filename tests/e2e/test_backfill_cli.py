@@ -165,3 +165,23 @@ def test_backfill_refuses_bad_options_before_running(
     )
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert not (tmp_path / "data").exists()  # nothing ran, no database was created
+
+
+def test_an_unfinished_backfill_exits_non_zero_and_names_what_failed(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    """Issue 15: exit 0 and "feed page(s) or sitemap(s)" when an article page had failed."""
+    env = environment(tmp_path)
+    page = "/tigris-herald/2026/11/four-soldiers-killed-is-militants-strike-army-post-anbar.html"
+    command = [
+        NEWSMON, "backfill", "--since", "2026-11-01", "--until", "2026-11-12",
+        "--source", "tigris-herald", "--config", str(tmp_path / "config"),
+    ]  # fmt: skip
+    with backfill_site() as site:
+        write_backfill_config(tmp_path / "config", site)
+        site.route(page, "server error\n", status=500, content_type="text/plain")
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "incomplete: 1 article page failed (fetched again on resume)" in result.stderr
+    assert "feed page" not in result.stderr
+    assert result.stderr.count("500") == 1, result.stderr  # the failed page, reported once

@@ -115,6 +115,9 @@ def test_ingest_then_export_then_sources(
     again = run("ingest", "--config", str(config), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "0 sources polled" in again.stdout  # nothing is due yet
+    # Issue 15: no word on when the next poll is or on --force.
+    assert "no source was due: the next poll is at 20" in again.stdout
+    assert "`newsmon ingest --force` polls every enabled source now" in again.stdout
 
 
 def test_invalid_config_is_refused_with_file_entry_and_reason(tmp_path: Path) -> None:
@@ -234,3 +237,139 @@ def test_demo_prints_articles_topics_and_a_delivered_alert(tmp_path: Path) -> No
         assert heading in out
     assert "the local alert receiver got 0 message" not in out
     assert "second pass" in out
+
+
+def test_demo_keep_then_the_everyday_commands_work_there(tmp_path: Path) -> None:
+    """Issue 15: after the demo, the README's commands failed ("has no newsmon schema"); the demo
+    said nothing of what to do next."""
+    result = run("demo", "--keep", "demo", cwd=tmp_path, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "kept in demo" in result.stdout and "newsmon init DIR" in result.stdout
+    kept = tmp_path / "demo"
+    clean = {"NEWSMON_ALLOW_PRIVATE_HOSTS": "false"}
+    for command in (
+        ["sources"],
+        ["rules", "test", "Daesh AND Anbar", "--since", "2026-11-01"],
+        ["export", "clusters"],
+    ):
+        used = run(*command, cwd=kept, env=clean)
+        assert used.returncode == 0, f"{command}: {used.stderr}"
+        assert used.stdout.strip(), command
+    assert not (kept / "data").exists()  # the demo's database, not a new empty one
+
+
+def test_one_failed_page_and_one_failed_channel_are_each_reported_once(tmp_path: Path) -> None:
+    """Issue 15: each failed page was printed twice (Prefect's console copy besides the summary),
+    and an unreachable webhook gave a warning per alert, an Apprise line nested in each."""
+    import shutil
+    import socket
+
+    site_root = tmp_path / "site"
+    shutil.copytree(SITE, site_root)
+    missing = "tigris-herald/2026/11/army-begins-sweep-of-wadi-horan.html"
+    (site_root / missing).unlink()
+    with socket.socket() as sock:  # a port nothing listens on: the channel is unreachable
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    with StaticSite(site_root) as site, AlertReceiver() as receiver:
+        config = write_demo_config(
+            tmp_path / "config",
+            {"{{BASE_URL}}": site.base_url, "{{RECEIVER_PORT}}": str(receiver.port)},
+        )
+        alerts = config / "alerts.yaml"
+        alerts.write_text(
+            alerts.read_text(encoding="utf-8").replace(
+                '      - "json://127.0.0.1:{{RECEIVER_PORT}}/alerts"'.replace(
+                    "{{RECEIVER_PORT}}", str(receiver.port)
+                ),
+                f'      - "json://127.0.0.1:{receiver.port}/alerts"\n'
+                f'      - "json://127.0.0.1:{closed_port}/down"',
+            ),
+            encoding="utf-8",
+        )
+        result = run("ingest", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = (result.stdout + result.stderr).splitlines()
+    page_lines = [line for line in lines if missing in line]
+    channel_lines = [line for line in lines if f"127.0.0.1:{closed_port}" in line]
+    assert len(page_lines) == 1, "\n".join(lines)
+    assert len(channel_lines) == 1, "\n".join(lines)
+    assert "alerts not delivered, retried later" in channel_lines[0]
+    assert receiver.received  # the working channel got its alerts
+
+
+def test_version(tmp_path: Path) -> None:
+    from newsmon import __version__
+
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"newsmon {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "command", [["sources"], ["export", "articles"], ["rules", "test", "Daesh"]]
+)
+def test_read_only_commands_create_no_database_file(tmp_path: Path, command: list[str]) -> None:
+    """Issue 15: they left an empty data/newsmon.db behind, then said it had no schema."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(
+        "sources:\n  - {name: wire, url: 'https://wire.example/feed'}\n", encoding="utf-8"
+    )
+    result = run(*command, cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "no database at data/newsmon.db: run `newsmon ingest`" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_export_to_a_missing_folder_is_one_clear_line(tmp_path: Path) -> None:
+    """Issue 15: a 30-line traceback."""
+    env = {"NEWSMON_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+    assert run("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    result = run("export", "articles", "-o", str(tmp_path / "missing" / "x"), cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --output {tmp_path / 'missing' / 'x'}: cannot write there: No such file or directory"
+    ]
+
+
+def test_counts_in_the_ingest_summary_agree_with_their_nouns() -> None:
+    from newsmon.cli import plural
+
+    assert (plural(1, "failure"), plural(0, "failure"), plural(2, "failure")) == (
+        "1 failure",
+        "0 failures",
+        "2 failures",
+    )
+
+
+def test_settings_problems_name_the_variable_and_a_misspelt_one_is_caught(tmp_path: Path) -> None:
+    """Issue 15: a bad value named the field (host_rps), a misspelt variable was ignored."""
+    env = {"NEWSMON_HOST_RPS": "-1", "NEWSMON_DATABSE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = run("sources", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "warning: NEWSMON_DATABSE_URL is not a newsmon setting (ignored): did you mean "
+        "NEWSMON_DATABASE_URL?",
+        "error: invalid setting NEWSMON_HOST_RPS: Input should be greater than 0",
+        "error: config: config folder not found",  # reported with it, not after
+    ]
+
+
+def test_settings_and_config_problems_are_reported_at_once(tmp_path: Path) -> None:
+    """Issue 15: a bad setting hid the config's problems, the config's hid the notify URLs'."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(
+        "sources:\n  - {name: Bad Name, url: 'https://x.example/rss'}\n", encoding="utf-8"
+    )
+    (config / "alerts.yaml").write_text(
+        "alerts:\n  - {name: a, query: Anbar, notify: ['nosuch://x']}\n", encoding="utf-8"
+    )
+    env = {"NEWSMON_HOST_RPS": "0"}
+    for command in (["rules", "check"], ["ingest"]):
+        result = run(*command, cwd=tmp_path, env=env)
+        assert result.returncode == 2, result.stderr
+        assert "invalid setting NEWSMON_HOST_RPS" in result.stderr, command
+        assert "'Bad Name' is not a valid name" in result.stderr, command
+    checked = run("rules", "check", cwd=tmp_path, env=env)
+    assert "no Apprise service has the scheme 'nosuch://'" in checked.stderr

@@ -163,3 +163,53 @@ def test_rules_check_lists_each_rules_delivery_and_warnings(tmp_path: Path) -> N
     assert "all valid (2 warning(s) above)" in result.stdout
     assert "'IS' is a very short word" in result.stderr
     assert "${NEWSMON_UNSET_HOOK} is not set in this environment" in result.stderr
+
+
+def test_rules_test_until_a_day_includes_that_day_as_backfill_does(
+    archive: Path, tmp_path: Path
+) -> None:
+    """Issue 15: `--until` was exclusive here and inclusive in `backfill`."""
+    result = newsmon(
+        "rules", "test", "Anbar", "--since", "2026-11-18", "--until", "2026-11-19",
+        cwd=tmp_path, database=archive,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "scanned 3 articles" in result.stdout  # the 18th (1) and the 19th (2)
+    assert "before 2026-11-20 00:00 UTC" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["Anbar", "--source", "nowhere"],
+            "no source named 'nowhere' in the config or the archive",
+        ),
+        (["Anbar AND source:nowhere"], "no source named 'nowhere'"),
+        (["Daesh and Anbar"], "'and' would be searched as a word: operators are upper case (AND)"),
+        (["Anbar", "--since", "2026-11-20", "--until", "2026-11-18"], "the window is empty"),
+    ],
+)
+def test_rules_test_refuses_what_would_silently_match_nothing(
+    archive: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    """Issue 15: an unknown source, a reversed window or a lowercase `and` gave 0 matches, exit 0."""
+    result = newsmon("rules", "test", *args, cwd=tmp_path, database=archive)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+
+
+def test_rules_test_refuses_a_topic_the_config_does_not_have(archive: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(
+        "sources:\n  - {name: wire, url: 'https://wire.example/feed'}\n", encoding="utf-8"
+    )
+    (config / "topics.yaml").write_text(
+        "topics:\n  - {name: iraq, query: Iraq}\n", encoding="utf-8"
+    )
+    result = newsmon(
+        "rules", "test", "topic:irak", "--config", str(config), cwd=tmp_path, database=archive
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "topic:irak names no topic" in result.stderr and "(topics: iraq)" in result.stderr

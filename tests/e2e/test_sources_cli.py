@@ -22,8 +22,10 @@ from newsmon.store import PollOutcome, record_polls, sync_sources
 NEWSMON = str(Path(sys.executable).parent / "newsmon")
 
 
-def run(*args: str, cwd: Path, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NEWSMON_DATABASE_URL": database_url, "COLUMNS": "240"}
+def run(
+    *args: str, cwd: Path, database_url: str, columns: int = 240
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEWSMON_DATABASE_URL": database_url, "COLUMNS": str(columns)}
     return subprocess.run(
         [NEWSMON, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
@@ -71,7 +73,8 @@ def test_parked_source_is_shown_and_unparked_by_the_command(
     dead_line = next(
         line for line in shown.stdout.splitlines() if "dead" in line and "parked" in line
     )
-    assert "HTTP 410 Gone" in dead_line and str(PARK_AFTER_FAILURES) in dead_line
+    assert str(PARK_AFTER_FAILURES) in dead_line
+    assert "last error dead: https://dead.example/rss: HTTP 410 Gone" in shown.stdout
     assert "1 parked" in shown.stdout and "--unpark NAME" in shown.stdout
 
     unparked = run(
@@ -132,3 +135,23 @@ def test_sources_json_lines(parked_setup: tuple[Path, str], tmp_path: Path) -> N
         "entries_per_day",
         "last_error",
     }
+
+
+def test_the_table_fits_80_columns_without_breaking_words(
+    parked_setup: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Issue 15: at 80 columns names were broken (`tigris / -heral / d`)."""
+    config, database_url = parked_setup
+    text = (config / "sources.yaml").read_text(encoding="utf-8")
+    (config / "sources.yaml").write_text(
+        text + "  - {name: euphrates-monitor-ar, url: 'https://e.example/rss'}\n", encoding="utf-8"
+    )
+    shown = run(
+        "sources", "--config", str(config), cwd=tmp_path, database_url=database_url, columns=80
+    )
+    assert shown.returncode == 0, shown.stderr
+    table = shown.stdout.split("\nlast error")[0].splitlines()
+    assert all(len(line) <= 80 for line in table), "\n".join(table)
+    assert "…" not in "\n".join(table)
+    for name in ("fine", "dead", "euphrates-monitor-ar"):
+        assert any(line.startswith(name + " ") for line in table), name

@@ -45,6 +45,7 @@ def test_two_ingest_processes_at_once_on_sqlite(tmp_path: Path) -> None:
         ]
         outputs = [run.communicate(timeout=400) for run in runs]
         received = [m.get("title") for m in receiver.received]
+        pages = Counter(path for path in site.hits if path.endswith(".html"))
     for run, (_out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err[-3000:]
         assert "database is locked" not in err
@@ -61,3 +62,5 @@ def test_two_ingest_processes_at_once_on_sqlite(tmp_path: Path) -> None:
     assert alerts == EXPECTED_ALERTS
     assert delivered == EXPECTED_ALERTS
     assert len(received) == EXPECTED_ALERTS and max(Counter(received).values()) == 1
+    # Issue 15: each run fetched every page (72 requests for 36 pages); now each page once.
+    assert pages and max(pages.values()) == 1, pages.most_common(3)

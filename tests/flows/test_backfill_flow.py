@@ -68,14 +68,20 @@ def _store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
 
 
 def run_flow(**parameters: Any) -> tuple[dict[str, Any], UUID]:
-    """Run the backfill flow; its result and its flow run id."""
+    """Run the backfill flow; its result and its flow run id. A finished backfill ends Completed,
+    an unfinished one Failed, saying what is left, with its summary as the state's data."""
     from newsmon.flows.backfill import backfill
 
     state = backfill(**parameters, return_state=True)
-    assert state.is_completed(), state.message
+    result = state.result(raise_on_failure=False)
+    assert isinstance(result, dict), result
+    if result["complete"]:
+        assert state.is_completed(), state.message
+    else:
+        assert state.is_failed() and state.message == result["left_to_resume"], state
     flow_run_id = state.state_details.flow_run_id
     assert flow_run_id is not None
-    return state.result(), flow_run_id
+    return result, flow_run_id
 
 
 def article_paths(requests: list[RecordedRequest]) -> list[str]:
@@ -200,6 +206,10 @@ def test_discover_resumes_where_a_failing_host_stopped_it(
     first, _ = run_flow(since=WINDOW[0], until=WINDOW[1], config_dir=str(config))
 
     assert not first["complete"] and first["units_pending"] == 2
+    assert first["left_to_resume"] == (
+        "incomplete: 2 feed pages or sitemaps could not be read; "
+        "run the same backfill again to resume"
+    )
     assert any("news-sitemap.xml" in e and "500" in e for e in first["errors"])
     partial = stored_counts(store)
     assert partial["alrafidain-news"] == 1  # only the one its feed still shows
@@ -259,6 +269,32 @@ def test_backfill_of_one_source_takes_only_its_urls_from_shared_sitemaps(
     )
     name, _, _ = flow_run_record(flow_run_id)
     assert name == "backfill discover 2026-11-01..2026-11-12 (tigris-herald)"
+
+
+def test_an_article_page_that_failed_leaves_the_run_failed_and_says_so(
+    prefect_harness: None, site: StaticSite, sqlite_store: Engine, tmp_path: Path
+) -> None:
+    """Issue 15: an unfinished backfill ended Completed, blaming "feed page(s) or sitemap(s)"
+    when an article page had failed. It ends Failed and names the article page."""
+    config = write_backfill_config(tmp_path / "config", site)
+    page = "/tigris-herald/2026/11/four-soldiers-killed-is-militants-strike-army-post-anbar.html"
+    site.route(page, "server error\n", status=500, content_type="text/plain")
+
+    result, flow_run_id = run_flow(
+        since=date(2026, 11, 1),
+        until=date(2026, 11, 12),
+        sources=["tigris-herald"],
+        config_dir=str(config),
+    )
+
+    assert not result["complete"] and result["units_unread"] == 0
+    assert result["pages_to_retry"] == 1
+    assert result["left_to_resume"] == (
+        "incomplete: 1 article page failed (fetched again on resume); "
+        "run the same backfill again to resume"
+    )
+    _, _, artifacts = flow_run_record(flow_run_id)
+    assert "1 article page failed" in artifacts["backfill-summary"]["description"]
 
 
 def test_backfill_refuses_unknown_sources_and_empty_windows(

@@ -94,8 +94,41 @@ def run_demo(out: Console, err: Console, *, keep: Path | None = None) -> dict[st
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
-            err.print(f"demo database and config kept in {workdir}")
+            _keep_settings(workdir)
+    out.rule("next")
+    for line in next_steps(keep):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
     return figures
+
+
+def _keep_settings(workdir: Path) -> None:
+    """A .env beside the kept database and config, so that newsmon's commands run there use them."""
+    dotenv = workdir / ".env"
+    if not dotenv.exists():
+        dotenv.write_text(
+            "# Written by `newsmon demo --keep`: commands run in this folder use the demo's data.\n"
+            "NEWSMON_DATABASE_URL=sqlite:///demo.db\nNEWSMON_CONFIG_DIR=config\n",
+            encoding="utf-8",
+        )
+
+
+def next_steps(keep: Path | None) -> list[str]:
+    """What to do after the demo."""
+    if keep is None:
+        explore = [
+            "The demo's database is gone. To keep it and try the everyday commands on it:",
+            "  newsmon demo --keep demo && cd demo",
+        ]
+    else:
+        explore = [f"The demo's database and config are kept in {keep}. Try the commands there:"]
+        explore.append(f"  cd {keep}")
+    return [
+        *explore,
+        "  newsmon sources                                   # each source's health",
+        "  newsmon rules test 'Daesh AND Anbar' --since 2026-11-01   # a query on the archive",
+        "  newsmon export clusters                           # stories on 2+ outlets",
+        "Your own beat: newsmon init DIR (a config and .env to edit; README: First real setup).",
+    ]
 
 
 def _print_report(

@@ -1,0 +1,83 @@
+"""Claims on queued pages, so that two runs at once do not both fetch every page.
+
+Two unsharded ingest runs at the same time each read the whole queue and fetched every page
+(72 requests for 36 pages; storage stayed right, by URL, but each outlet got every request
+twice). A run now claims the queued pages it will fetch, in the transaction that reads the
+queue; a page another run holds is left to it. A claim is a row in the `lease` table named after
+the page's URL; it is released when the page's batch is stored and expires after CLAIM_TTL if its
+run dies first (a later run then takes the page). Expired claims are deleted whenever claims are
+taken, so the table holds only the pages in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from newsmon.models import Lease
+from newsmon.records import FeedEntry
+
+# Longer than a run takes to reach the last of its pages; a run that dies delays its pages this
+# much. A run that outlives it may see a later run fetch some of its pages again (stored once).
+CLAIM_TTL = timedelta(minutes=20)
+_PREFIX = "page:"
+_CHUNK = 500
+
+
+def claim_name(url: str) -> str:
+    """The lease name of a page (a digest: URLs run longer than the column)."""
+    return _PREFIX + hashlib.sha1(url.encode("utf-8")).hexdigest()
+
+
+def claim_pages(
+    session: Session,
+    entries: Sequence[FeedEntry],
+    *,
+    holder: str,
+    now: datetime,
+    ttl: timedelta = CLAIM_TTL,
+) -> tuple[list[FeedEntry], int]:
+    """The entries this run may fetch (now claimed for `holder`), and how many another run holds.
+
+    In the caller's transaction. On PostgreSQL a second run's insert of the same names waits for
+    the first run's transaction and then finds them taken; SQLite runs one writer at a time.
+    """
+    session.execute(sa.delete(Lease).where(Lease.name.like(_PREFIX + "%"), Lease.expires_at <= now))
+    names = {claim_name(entry.url): entry for entry in entries}
+    expires = now + ttl
+    insert: Any = (
+        postgresql.insert(Lease)
+        if session.get_bind().dialect.name == "postgresql"
+        else sqlite.insert(Lease)
+    )
+    held: set[str] = set()
+    for chunk in _chunks(list(names)):
+        session.execute(
+            insert.values(
+                [{"name": n, "holder": holder, "expires_at": expires} for n in chunk]
+            ).on_conflict_do_nothing(index_elements=["name"])
+        )
+        held.update(
+            session.scalars(
+                sa.select(Lease.name).where(Lease.name.in_(chunk), Lease.holder == holder)
+            )
+        )
+    mine = [entry for name, entry in names.items() if name in held]
+    return mine, len(names) - len(mine)
+
+
+def release_pages(session: Session, urls: Iterable[str]) -> None:
+    """Drop the claims on these pages (their batch is stored, or failed and is recorded)."""
+    for chunk in _chunks([claim_name(url) for url in urls]):
+        session.execute(sa.delete(Lease).where(Lease.name.in_(chunk)))
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
