@@ -57,7 +57,8 @@ def test_init_then_one_feed_switched_on_then_ingest(tmp_path: Path) -> None:
     with engine.connect() as connection:
         stored = connection.scalar(sa.text("SELECT count(*) FROM article WHERE source='rudaw-en'"))
     engine.dispose()
-    assert stored == 7  # every article of the outlet's feed
+    items = (SITE / "tigris-herald" / "feed.xml").read_text(encoding="utf-8").count("<item>")
+    assert stored == items > 0  # every article of the outlet's feed
     health = newsmon("sources", cwd=beat)
     assert health.returncode == 0 and "rudaw-en" in health.stdout
 
