@@ -24,16 +24,18 @@ from lxml.html import HtmlElement
 
 from newsmon import language
 from newsmon.fallback_text import fallback_text
+from newsmon.page_metadata import read_metadata
 from newsmon.pagetype import page_kind
 from newsmon.promos import drop_promo_lines, promo_texts
 from newsmon.records import Extracted, Page, PageFailure
 from newsmon.textdates import published_from_text
 
 # trafilatura with these options scored F1 0.964 (defaults 0.953) on a 181-page news benchmark.
+# Metadata is read apart (page_metadata), only what the feed entry did not give.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "include_comments": False,
     "favor_precision": True,
-    "with_metadata": True,
+    "with_metadata": False,
     "include_tables": True,
     # Full timestamps, and the original publication date rather than a "last updated" one.
     "date_extraction_params": {
@@ -64,9 +66,20 @@ class ExtractionError(Exception):
 
 
 def extract_page(
-    html: str, url: str | None = None, *, language_hint: str | None = None
+    html: str,
+    url: str | None = None,
+    *,
+    language_hint: str | None = None,
+    published_at: datetime | None = None,
+    author: str | None = None,
 ) -> Extracted:
-    """Extract one page: text without menus, teasers and comments, plus title/date/author/language."""
+    """Extract one page: text without menus, teasers and comments, plus title/date/author/language.
+
+    `published_at` and `author` are what the feed entry already says: the page is not searched
+    for them (its date search is the costliest part of extraction), and they are returned as
+    given. The title is always the page's own: it is preferred to the feed's when stored, and the
+    body's first line is compared with it to drop a repeated headline.
+    """
     import trafilatura
     from trafilatura.settings import Document
 
@@ -80,28 +93,39 @@ def extract_page(
     with warnings.catch_warnings():
         # lxml's element truth-testing FutureWarning from inside trafilatura: not actionable here.
         warnings.simplefilter("ignore", FutureWarning)
-        document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
+        # Before the text: trafilatura read its metadata first, on the tree its text comes from.
+        meta = read_metadata(
+            tree,
+            url,
+            date_params=TRAFILATURA_OPTIONS["date_extraction_params"],
+            find_author=author is None,
+            find_date=published_at is None,
+        )
+        document = trafilatura.bare_extraction(tree, url=url or meta.url, **TRAFILATURA_OPTIONS)
+    title = meta.title
     if not isinstance(document, Document):
-        document = Document()
+        # trafilatura discarded the page: the fallback text starts at the page's own headline,
+        # so the title to compare its first line with is the <h1> (below), not og:title.
+        document, title = Document(), None
     body: str = document.text or ""
     if not body.strip():
         # trafilatura found no body; the page is still an article (the feed links to it).
         body = fallback_text(html, tree, language=language.iso_639_1(language_hint))
         if not body.strip():
             raise ExtractionError("no article text found on the page")
-        document.title = document.title or _page_title(tree)
+        title = title or _page_title(tree)
     words = len(body.split())
     if words < MIN_ARTICLE_WORDS:
         raise ExtractionError(f"no article text found: only {words} words outside the clutter")
-    title = _clean(document.title)
+    title = _clean(title)
     text = _strip_leading_title(drop_promo_lines(body, promos), title)
     return Extracted(
         title=title,
         text=text,
-        published_at=_published_at(document.date, tree),
-        author=_clean(document.author),
+        published_at=published_at or _published_at(meta.date, tree),
+        author=_clean(meta.author) or author,
         language=detect_language(html, text, hint=language_hint),
-        canonical_url=_declared_canonical(tree, url, fallback=document.url),
+        canonical_url=_declared_canonical(tree, url, fallback=meta.url),
     )
 
 
@@ -210,10 +234,14 @@ def _strip_leading_title(text: str, title: str | None) -> str:
     return text
 
 
-def _extract_one(args: tuple[str, str, str | None]) -> Extracted | str:
-    html, url, hint = args
+# A page for a worker: html, URL, language hint, and the feed entry's date and author.
+ExtractJob = tuple[str, str, str | None, datetime | None, str | None]
+
+
+def _extract_one(args: ExtractJob) -> Extracted | str:
+    html, url, hint, published_at, author = args
     try:
-        return extract_page(html, url, language_hint=hint)
+        return extract_page(html, url, language_hint=hint, published_at=published_at, author=author)
     except ExtractionError as err:
         return str(err)
     except Exception as err:  # a hostile page must not kill the worker pool
@@ -244,7 +272,7 @@ class PageExtractor:
         workers: int,
         *,
         page_timeout_s: float = PAGE_TIMEOUT_S,
-        extract_fn: Callable[[tuple[str, str, str | None]], Extracted | str] = _extract_one,
+        extract_fn: Callable[[ExtractJob], Extracted | str] = _extract_one,
     ) -> None:
         self._workers = max(1, workers)
         self._pool: ProcessPoolExecutor | None = None
@@ -256,7 +284,16 @@ class PageExtractor:
     ) -> list[tuple[Page, Extracted | PageFailure]]:
         """Each page with its Extracted, or a PageFailure saying why extraction failed."""
         hints = language_hints or {}
-        jobs = [(page.html, page.final_url, hints.get(page.entry.source)) for page in pages]
+        jobs: list[ExtractJob] = [
+            (
+                page.html,
+                page.final_url,
+                hints.get(page.entry.source),
+                page.entry.published_at,
+                page.entry.author,
+            )
+            for page in pages
+        ]
         results: list[Extracted | str]
         if len(pages) >= MIN_PAGES_FOR_POOL and self._workers > 1:
             results = self._extract_in_pool(jobs)
@@ -270,7 +307,7 @@ class PageExtractor:
                 outcome.append((page, result))
         return outcome
 
-    def _extract_in_pool(self, jobs: list[tuple[str, str, str | None]]) -> list[Extracted | str]:
+    def _extract_in_pool(self, jobs: list[ExtractJob]) -> list[Extracted | str]:
         pool = self._executor()
         futures = [pool.submit(self._extract_fn, job) for job in jobs]
         # Generous for a healthy batch (pages take tens of ms), short of the task's own timeout.
@@ -292,7 +329,7 @@ class PageExtractor:
                 results[index] = self._extract_alone(jobs[index])
         return [r if r is not None else "extraction failed" for r in results]
 
-    def _extract_alone(self, job: tuple[str, str, str | None]) -> Extracted | str:
+    def _extract_alone(self, job: ExtractJob) -> Extracted | str:
         """One page in the pool, with a time limit; the pool is replaced if the page breaks it."""
         future = self._executor().submit(self._extract_fn, job)
         try:
