@@ -75,10 +75,12 @@ def extract_page(
 ) -> Extracted:
     """Extract one page: text without menus, teasers and comments, plus title/date/author/language.
 
-    `published_at` and `author` are what the feed entry already says: the page is not searched
-    for them (its date search is the costliest part of extraction), and they are returned as
-    given. The title is always the page's own: it is preferred to the feed's when stored, and the
-    body's first line is compared with it to drop a repeated headline.
+    `published_at` and `author` are what the feed entry already says. Given a date, the page is
+    not searched for one (the date search is the costliest part of extraction) and the date is
+    returned as given. Given an author, the page's body is not searched for a byline, but an
+    author its metadata declares is still preferred. The title is always the page's own: it is
+    preferred to the feed's when stored, and the body's first line is compared with it to drop a
+    repeated headline.
     """
     import trafilatura
     from trafilatura.settings import Document
