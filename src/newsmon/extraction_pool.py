@@ -25,13 +25,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from newsmon.extract import ExtractionError, extract_page
 from newsmon.records import Extracted, Page, PageFailure
 
-Job = tuple[str, str, str | None]  # html, url, language hint
+# html, URL, language hint, and what the feed entry already gives: its date and author.
+Job = tuple[str, str, str | None, datetime | None, str | None]
 ExtractFn = Callable[[Job], Extracted | str]
 
 # A page whose extraction takes longer is stopped. Over the 500 pages of
@@ -52,9 +54,11 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _extract_one(job: Job) -> Extracted | str:
-    html, url, hint = job
+    html, url, hint, published_at, author = job
     try:
-        return extract_page(html, url, language_hint=hint)
+        return extract_page(
+            html, url, language_hint=hint, published_at=published_at, author=author
+        )
     except ExtractionError as err:
         return str(err)
     except Exception as err:  # a hostile page must not kill the worker
@@ -158,7 +162,16 @@ class PageExtractor:
     ) -> list[tuple[Page, Extracted | PageFailure]]:
         """Each page with its Extracted, or a PageFailure saying why extraction failed."""
         hints = language_hints or {}
-        jobs = [(page.html, page.final_url, hints.get(page.entry.source)) for page in pages]
+        jobs: list[Job] = [
+            (
+                page.html,
+                page.final_url,
+                hints.get(page.entry.source),
+                page.entry.published_at,
+                page.entry.author,
+            )
+            for page in pages
+        ]
         results = self.extract_jobs(jobs)
         outcome: list[tuple[Page, Extracted | PageFailure]] = []
         for page, result in zip(pages, results, strict=True):

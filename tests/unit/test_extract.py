@@ -16,6 +16,7 @@ from newsmon.extract import (
     extract_page,
     parse_timestamp,
 )
+from newsmon.extraction_pool import Job as ExtractJob
 from newsmon.extraction_pool import PageExtractor
 from newsmon.http import decode_body
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
@@ -119,10 +120,10 @@ def test_section_front_with_teasers_is_not_an_article() -> None:
         extract_page(load("no_article.html"), None)
 
 
-def crash_or_hang(job: tuple[str, str, str | None]) -> Extracted | str:
+def crash_or_hang(job: ExtractJob) -> Extracted | str:
     """Runs in a worker: dies on a CRASH page, never returns on a HANG page (what hostile pages
     can do to a C parser), extracts nothing otherwise."""
-    html, url, _hint = job
+    html, url = job[:2]
     if "CRASH" in html:
         os._exit(1)
     if "HANG" in html:
