@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from newsmon.extraction_pool import PageExtractor
+from newsmon.extraction_pool import Job, PageExtractor
 from newsmon.records import Extracted, FeedEntry, Page
 
 
-def hang_or_echo(job: tuple[str, str, str | None]) -> Extracted | str:
-    html, url, _hint = job
+def hang_or_echo(job: Job) -> Extracted | str:
+    html, url = job[:2]
     if "HANG" in html:
         threading.Event().wait()
     return Extracted(title=url, text="ok")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from newsmon.caps import newest_per_source
 from newsmon.fetch import poll_sources
 from newsmon.http import Fetcher
-from newsmon.page_claims import claim_pages
+from newsmon.page_claims import claim_pages, new_holder
 from newsmon.records import FeedEntry, FeedPoll, FeedState
 from newsmon.schedule import PollPolicy
 from newsmon.settings import Config, Settings, SourceConfig
@@ -104,7 +103,7 @@ def record_polls(
             session, scope, max_attempts=settings.max_page_attempts, limit=settings.max_pages_per_run
         )
         # Pages another run at the same time is fetching are left to it (newsmon.page_claims).
-        mine, elsewhere = claim_pages(session, queue, holder=uuid.uuid4().hex, now=now)
+        mine, elsewhere = claim_pages(session, queue, holder=new_holder(), now=now)
     if elsewhere:
         get_run_logger().warning(
             "%d queued pages are being fetched by another run at the same time: left to it",

@@ -17,9 +17,7 @@ when its parent (the forkserver) goes, and the forkserver exits when this proces
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
-import signal
 import sys
 import time
 from collections import deque
@@ -30,6 +28,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from newsmon.extract import ExtractionError, extract_page
+from newsmon.parent_watch import die_with_parent
 from newsmon.records import Extracted, Page, PageFailure
 
 # html, URL, language hint, and what the feed entry already gives: its date and author.
@@ -50,7 +49,6 @@ MAX_WORKER_MEMORY_MB = 2048
 _START_TIMEOUT_S = 120.0
 # Workers that die before becoming ready, in a row, before the remaining pages are failed.
 _MAX_START_FAILURES = 3
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _extract_one(job: Job) -> Extracted | str:
@@ -63,23 +61,6 @@ def _extract_one(job: Job) -> Extracted | str:
         return str(err)
     except Exception as err:  # a hostile page must not kill the worker
         return f"extraction failed: {type(err).__name__}: {err}"
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere a no-op).
-
-    Only for processes whose parent is single-threaded: the signal follows the parent *thread*.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    parent = multiprocessing.parent_process()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
-        return
-    if parent is not None and not parent.is_alive():  # died before prctl took effect
-        sys.exit(1)
 
 
 def _warm_up() -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from newsmon.feeds import FeedParseError, parse_feed
+from newsmon.parent_watch import exit_when_gone
 from newsmon.politeness import Slots
 from newsmon.records import FeedEntry
 
@@ -32,6 +34,11 @@ def _parse_job(job: _Job) -> list[FeedEntry] | str:
         return parse_feed(body, source=source, url=url, headers=headers)
     except FeedParseError as err:
         return str(err)
+
+
+def _start_worker(owner: int) -> None:
+    exit_when_gone(owner)  # a killed run leaves no parser behind
+    _warm_up()
 
 
 def _warm_up() -> None:
@@ -112,7 +119,10 @@ class FeedParsePool:
                 # forkserver: forking the caller (threads, an event loop, Prefect) is unsafe.
                 context = multiprocessing.get_context("forkserver")
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self._workers, mp_context=context, initializer=_warm_up
+                    max_workers=self._workers,
+                    mp_context=context,
+                    initializer=_start_worker,
+                    initargs=(os.getpid(),),
                 )
                 self._started = [self._pool.submit(_warm_up) for _ in range(self._workers)]
             return self._pool, self._generation, self._started

@@ -5,13 +5,18 @@ Two unsharded ingest runs at the same time each read the whole queue and fetched
 twice). A run now claims the queued pages it will fetch, in the transaction that reads the
 queue; a page another run holds is left to it. A claim is a row in the `lease` table named after
 the page's URL; it is released when the page's batch is stored and expires after CLAIM_TTL if its
-run dies first (a later run then takes the page). Expired claims are deleted whenever claims are
+run dies first (a later run then takes the page). A claim names its holder's host and process, so
+a run on the same host takes over at once the claims of a run whose process is gone (a `kill -9`
+must not hold its pages back for CLAIM_TTL). Expired claims are deleted whenever claims are
 taken, so the table holds only the pages in flight.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +33,30 @@ from newsmon.records import FeedEntry
 CLAIM_TTL = timedelta(minutes=20)
 _PREFIX = "page:"
 _CHUNK = 500
+
+
+def new_holder() -> str:
+    """A claim holder's name: this host and process, and a token for the run."""
+    return f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def holder_gone(holder: str) -> bool:
+    """True when `holder` names a process on this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _host() or not pid_text.isdigit():
+        return False  # another host's run, or an older holder name: left to expire
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _host() -> str:
+    return socket.gethostname()[:40]  # the holder column takes 64 characters
 
 
 def claim_name(url: str) -> str:
@@ -49,6 +78,14 @@ def claim_pages(
     the first run's transaction and then finds them taken; SQLite runs one writer at a time.
     """
     session.execute(sa.delete(Lease).where(Lease.name.like(_PREFIX + "%"), Lease.expires_at <= now))
+    holders = session.scalars(
+        sa.select(Lease.holder).where(Lease.name.like(_PREFIX + "%")).distinct()
+    ).all()
+    gone = [h for h in holders if h != holder and holder_gone(h)]
+    if gone:
+        session.execute(
+            sa.delete(Lease).where(Lease.name.like(_PREFIX + "%"), Lease.holder.in_(gone))
+        )
     names = {claim_name(entry.url): entry for entry in entries}
     expires = now + ttl
     insert: Any = (

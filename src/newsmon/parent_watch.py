@@ -10,6 +10,8 @@ that started the child, and Prefect may start its server from a short-lived thre
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
 import runpy
 import select
@@ -20,6 +22,25 @@ import time
 
 _GRACE_S = 5.0  # for the module to shut down cleanly after SIGTERM
 _POLL_S = 1.0  # where pidfds are missing (not Linux >= 5.3): how often the parent is checked
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere a no-op).
+
+    Only for processes whose parent is single-threaded: the signal follows the parent *thread*.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = multiprocessing.parent_process()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return
+    if parent is not None and not parent.is_alive():  # died before prctl took effect
+        sys.exit(1)
 
 
 def wait_for_exit(pid: int) -> None:
@@ -35,6 +56,21 @@ def wait_for_exit(pid: int) -> None:
     finally:
         os.close(fd)
 
+
+
+def exit_when_gone(pid: int) -> None:
+    """End this process as soon as process `pid` has exited (a daemon thread waits for it).
+
+    For pool workers forked from multiprocessing's forkserver: the forkserver lives as long as
+    any of its children holds its "alive" pipe, and a ProcessPoolExecutor worker holds both ends
+    of its call queue, so neither sees the run die by itself.
+    """
+
+    def watch() -> None:
+        wait_for_exit(pid)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-when-gone", daemon=True).start()
 
 def _watch(pid: int) -> None:
     wait_for_exit(pid)

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsmon.extraction_pool import PageExtractor, precheck
+from newsmon.extraction_pool import Job, PageExtractor, precheck
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
 from tests.pages import WIRE_PARAGRAPHS, article_page
 
 
-def hang_or_echo(job: tuple[str, str, str | None]) -> Extracted | str:
+def hang_or_echo(job: Job) -> Extracted | str:
     """Runs in a worker: never returns on a HANG page; otherwise says which process it ran in."""
-    html, url, _hint = job
+    html, url = job[:2]
     if "HANG" in html:
         threading.Event().wait()
     return Extracted(title=url, text=str(os.getpid()))
@@ -77,9 +77,9 @@ def test_a_page_of_a_million_siblings_is_refused_before_parsing() -> None:
     assert elapsed < 60, elapsed
 
 
-def hog_or_echo(job: tuple[str, str, str | None]) -> Extracted | str:
+def hog_or_echo(job: Job) -> Extracted | str:
     """Runs in a worker: a HOG page asks for 3 GB, as a parser building a huge tree would."""
-    html, url, _hint = job
+    html, url = job[:2]
     if "HOG" in html:
         hoard = bytearray(3 * 2**30)
         return Extracted(title=url, text=str(len(hoard)))

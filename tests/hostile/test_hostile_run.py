@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from newsmon.db import make_engine, upgrade
 from newsmon.demo.server import AlertReceiver
 from newsmon.models import QueuedEntry, Source
+from newsmon.settings import Settings
 from newsmon.store import iter_alerts, iter_articles
 from tests.hostile import site
 from tests.localserver import LocalServer
@@ -135,7 +136,10 @@ def test_peak_memory_stays_bounded(run: Outcome) -> None:
 def test_each_page_bomb_fails_on_its_own_row(run: Outcome, path: str, reason: str) -> None:
     row = run.queue[run.server.url(path)]
     assert row.error is not None and reason in row.error, row.error
-    assert row.attempts == 1  # counted: given up after NEWSMON_MAX_PAGE_ATTEMPTS runs
+    if row.failure == "permanent":  # too large: cannot succeed, given up at once
+        assert row.attempts >= Settings().max_page_attempts
+    else:  # counted: given up after NEWSMON_MAX_PAGE_ATTEMPTS runs
+        assert row.failure == "transient" and row.attempts == 1
     assert run.server.url(path) not in run.articles
 
 
