@@ -37,6 +37,7 @@ from newsmon.models import (
 from newsmon.pacing import ChannelHistory
 from newsmon.prepare import ReadyArticle
 from newsmon.records import FeedEntry, FeedPoll, FeedState, PageFailure
+from newsmon.redaction import redact_url
 from newsmon.schedule import (
     PollPolicy,
     adaptive_interval,
@@ -46,7 +47,7 @@ from newsmon.schedule import (
     send_validators,
     status_after_failure,
 )
-from newsmon.settings import SourceConfig, StoryUpdates, redact_url
+from newsmon.settings import SourceConfig, StoryUpdates
 from newsmon.stories.features import story_features
 from newsmon.stories.gazetteer import packaged_gazetteer
 from newsmon.story_store import assign_story, story_updates
