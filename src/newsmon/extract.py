@@ -197,5 +197,3 @@ def _strip_leading_title(text: str, title: str | None) -> str:
         if " ".join(first.split()) == title and rest.strip():
             return rest.strip()
     return text
-
-
