@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from newsmon.demo.run import SITE
+from newsmon.app.demo.run import SITE
 from tests.localserver import RecordedRequest, StaticSite
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sitemaps"
@@ -151,7 +151,7 @@ def write_backfill_config(
     directory: Path, site: StaticSite, *, receiver_port: int = 9, sources: tuple[str, ...] = OUTLETS
 ) -> Path:
     """sources.yaml for the outlets, and the demo's topics and alert rules (alerts to a receiver)."""
-    from newsmon.demo.run import write_demo_config
+    from newsmon.app.demo.run import write_demo_config
 
     write_demo_config(
         directory, {"{{BASE_URL}}": site.base_url, "{{RECEIVER_PORT}}": str(receiver_port)}

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from newsmon.log_scrub import register_url
-from newsmon.settings import redact_url
+from newsmon.redaction import redact_url
 
 TextFormat = Literal["text", "markdown", "html"]
 SecretResolver = Callable[[str], str]  # Prefect Secret block name -> value; raises if missing

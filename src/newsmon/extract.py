@@ -223,12 +223,3 @@ def _strip_leading_title(text: str, title: str | None) -> str:
         if " ".join(first.split()) == title and rest.strip():
             return rest.strip()
     return text
-
-
-def __getattr__(name: str) -> object:
-    # The worker pool moved to newsmon.extraction_pool (it imports this module, hence lazily).
-    if name in ("PageExtractor", "PAGE_TIMEOUT_S"):
-        from newsmon import extraction_pool
-
-        return getattr(extraction_pool, name)
-    raise AttributeError(name)

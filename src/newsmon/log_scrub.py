@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsmon.settings import redact_url
+from newsmon.redaction import redact_url
 
 _MASK = "***"
 # Shorter values would garble messages ("1", "on") and hide nothing.

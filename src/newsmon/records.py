@@ -6,7 +6,7 @@ tested alone and the order of the pipeline is visible in the types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -106,4 +106,3 @@ class ArticleDraft:
     author: str | None
     language: str | None
     fetched_at: datetime
-    topics: tuple[str, ...] = field(default=())

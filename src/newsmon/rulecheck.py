@@ -22,7 +22,8 @@ import yaml
 
 from newsmon.channels import references
 from newsmon.query import QuerySyntaxError, parse_query
-from newsmon.settings import Config, ConfigError, load_config, redact_url
+from newsmon.redaction import redact_url
+from newsmon.settings import Config, ConfigError, load_config
 from newsmon.textnorm import normalize
 
 _QUOTED = re.compile(r'"[^"]*"?')

@@ -21,6 +21,7 @@ from newsmon.backtest import BacktestReport, backtest, uses_topics
 from newsmon.messages import Excerpt
 from newsmon.pacing import DeliveryPolicy
 from newsmon.query import QuerySyntaxError, RuleSet, parse_query
+from newsmon.redaction import redact_url
 from newsmon.rulecheck import (
     CheckReport,
     check_config,
@@ -28,7 +29,7 @@ from newsmon.rulecheck import (
     lowercase_operators,
     query_fields,
 )
-from newsmon.settings import Config, redact_url
+from newsmon.settings import Config
 from newsmon.store import count_archive, iter_archive
 
 

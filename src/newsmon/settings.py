@@ -26,11 +26,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsmon import __version__
+from newsmon.redaction import redact_url
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Values a config file may hold with its YAML aliases expanded: 1,000 sources of ~10 keys each
 # are ~20,000; far more is an alias bomb, refused before anything walks it.
 MAX_CONFIG_VALUES = 1_000_000
@@ -433,47 +433,6 @@ def _check_unique_names(directory: Path, loaded: dict[str, list[Any]], problems:
                     f"duplicate name '{entry.name}'"
                 )
             seen.add(entry.name)
-
-
-def resolve_notify_url(url: str) -> str:
-    """Substitute ${VAR} references from the environment, at delivery time (secrets stay out of YAML)."""
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise KeyError(f"environment variable {name} is not set")
-        return os.environ[name]
-
-    return _ENV_REFERENCE.sub(substitute, url)
-
-
-def redact_url(url: str) -> str:
-    """A notify URL safe to log: credentials, tokens and query values masked.
-
-    Many Apprise services put the token where a host would be (`slack://TokenA/TokenB/...`,
-    `tgram://bottoken/chat`), so a "host" is kept only when it looks like one (a dotted name, an
-    IP address, localhost); path segments that look like tokens are masked too.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "***"
-    host_and_path = rest.split("?", 1)[0].split("#", 1)[0]
-    if "@" in host_and_path:
-        host_and_path = "***@" + host_and_path.rsplit("@", 1)[1]
-    host, slash, path = host_and_path.partition("/")
-    userinfo, at, bare_host = host.rpartition("@")
-    name = bare_host.rsplit(":", 1)[0] if bare_host.count(":") == 1 else bare_host
-    looks_like_host = "." in name or name in ("localhost", "") or name.startswith("[")
-    host = f"{userinfo}{at}{bare_host if looks_like_host else '***'}"
-    masked_path = "/".join(_mask_segment(seg) for seg in path.split("/")) if slash else ""
-    query = "?***" if "?" in rest else ""
-    return f"{scheme}://{host}{slash}{masked_path}{query}"
-
-
-def _mask_segment(segment: str) -> str:
-    # Webhook paths carry their token as a segment: long, or mixing letters and digits.
-    mixed = any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment)
-    return "***" if len(segment) >= 16 or (mixed and len(segment) >= 8) else segment
 
 
 def _one_line(text: str) -> str:

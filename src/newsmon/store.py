@@ -37,6 +37,7 @@ from newsmon.models import (
 from newsmon.pacing import ChannelHistory
 from newsmon.prepare import ReadyArticle
 from newsmon.records import FeedEntry, FeedPoll, FeedState, PageFailure
+from newsmon.redaction import redact_url
 from newsmon.schedule import (
     PollPolicy,
     adaptive_interval,
@@ -46,7 +47,7 @@ from newsmon.schedule import (
     send_validators,
     status_after_failure,
 )
-from newsmon.settings import SourceConfig, StoryUpdates, redact_url
+from newsmon.settings import SourceConfig, StoryUpdates
 from newsmon.stories.features import story_features
 from newsmon.stories.gazetteer import packaged_gazetteer
 from newsmon.story_store import assign_story, story_updates
@@ -209,20 +210,6 @@ def record_polls(
         _apply_poll(state, outcome, now, policy)
     session.flush()
     return rows
-
-
-def record_poll(
-    session: Session,
-    poll: FeedPoll,
-    source: SourceConfig,
-    *,
-    new_entries: int,
-    now: datetime,
-    policy: PollPolicy = PollPolicy(),
-) -> Source:
-    """Store the outcome of one poll (see `record_polls`)."""
-    outcome = PollOutcome(poll, source, new_entries)
-    return record_polls(session, [outcome], now=now, policy=policy)[poll.source]
 
 
 def _apply_poll(state: Source, outcome: PollOutcome, now: datetime, policy: PollPolicy) -> None:
@@ -930,7 +917,11 @@ def iter_clusters(session: Session) -> Iterator[dict[str, Any]]:
 
 
 def _utc(value: datetime | str) -> datetime:
-    """An aggregate's datetime as aware UTC (on SQLite, min/max of a date column come back as text)."""
+    """An aggregate's datetime as aware UTC.
+
+    Aggregates (min/max) bypass the column type: SQLite returns naive UTC or text, PostgreSQL an
+    aware datetime.
+    """
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -995,7 +986,7 @@ def message_history(session: Session, *, now: datetime) -> dict[tuple[str, str],
         sa.select(AlertMessage.rule, AlertMessage.channel, sa.func.max(AlertMessage.sent_at))
         .group_by(AlertMessage.rule, AlertMessage.channel)
     ):
-        history[(rule, channel)] = ChannelHistory(last_sent=_aware(last))
+        history[(rule, channel)] = ChannelHistory(last_sent=None if last is None else _utc(last))
     recent: dict[tuple[str, str], list[datetime]] = {}
     for rule, channel, sent_at in session.execute(
         sa.select(AlertMessage.rule, AlertMessage.channel, AlertMessage.sent_at).where(
@@ -1006,15 +997,6 @@ def message_history(session: Session, *, now: datetime) -> dict[tuple[str, str],
     for key, times in recent.items():
         history[key] = ChannelHistory(history[key].last_sent, tuple(sorted(times)))
     return history
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """Aggregates bypass the column type: SQLite returns naive UTC (or text), PostgreSQL aware."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

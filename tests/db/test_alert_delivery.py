@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.demo.server import AlertReceiver
+from newsmon.app.demo.server import AlertReceiver
 from newsmon.models import Alert, AlertDelivery, AlertMessage
 from newsmon.notify import DeliveryOutcome, deliver_pending
 from newsmon.records import ArticleDraft

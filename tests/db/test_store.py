@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from newsmon.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source
 from newsmon.records import FeedPoll, FeedState, PageFailure
 from newsmon.store import (
+    PollOutcome,
     archive_report,
     cluster_sources,
     due_sources,
@@ -24,7 +25,7 @@ from newsmon.store import (
     queued_entries,
     record_delivery,
     record_failures,
-    record_poll,
+    record_polls,
     store_articles,
     sync_sources,
 )
@@ -190,7 +191,7 @@ def test_poll_state_success_failure_and_due(engine: Engine) -> None:
             "monitor",
         }
         ok = FeedPoll(source="wire", status="ok", state=FeedState(etag='"v1"', body_hash="h"))
-        record_poll(session, ok, source, new_entries=3, now=NOW)
+        record_polls(session, [PollOutcome(ok, source, 3)], now=NOW)
     with Session(engine) as session, session.begin():
         state = session.get(Source, "wire")
         assert state is not None
@@ -206,8 +207,8 @@ def test_poll_state_success_failure_and_due(engine: Engine) -> None:
             error="HTTP 503",
             retry_after_s=3600,
         )
-        record_poll(session, bad, source, new_entries=0, now=NOW)
-        record_poll(session, bad, source, new_entries=0, now=NOW)
+        record_polls(session, [PollOutcome(bad, source)], now=NOW)
+        record_polls(session, [PollOutcome(bad, source)], now=NOW)
     with Session(engine) as session:
         state = session.get(Source, "wire")
         assert state is not None

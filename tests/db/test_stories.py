@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from newsmon.app.demo.server import AlertReceiver
 from newsmon.db import make_engine, upgrade
-from newsmon.demo.server import AlertReceiver
 from newsmon.models import Alert, Article, Story, StoryMerge
 from newsmon.notify import deliver_pending
 from newsmon.records import ArticleDraft

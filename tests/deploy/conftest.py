@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from newsmon.demo.run import SITE, write_demo_config
-from newsmon.demo.server import AlertReceiver, StaticSite
+from newsmon.app.demo.run import SITE, write_demo_config
+from newsmon.app.demo.server import AlertReceiver, StaticSite
 
 BIN = Path(sys.executable).parent
 NEWSMON = str(BIN / "newsmon")

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from newsmon.app.demo.run import SITE, write_demo_config
+from newsmon.app.demo.server import AlertReceiver, StaticSite
 from newsmon.db import make_engine
-from newsmon.demo.run import SITE, write_demo_config
-from newsmon.demo.server import AlertReceiver, StaticSite
 from newsmon.store import iter_articles
 from tests.deploy.conftest import NEWSMON, PREFECT, REPO, PrefectServer, quiet_env
 

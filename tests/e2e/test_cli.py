@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.demo.run import SITE, write_demo_config
-from newsmon.demo.server import AlertReceiver, StaticSite
+from newsmon.app.demo.run import SITE, write_demo_config
+from newsmon.app.demo.server import AlertReceiver, StaticSite
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")
 FIXTURE_PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
@@ -333,7 +333,7 @@ def test_export_to_a_missing_folder_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_counts_in_the_ingest_summary_agree_with_their_nouns() -> None:
-    from newsmon.cli import plural
+    from newsmon.app.cli import plural
 
     assert (plural(1, "failure"), plural(0, "failure"), plural(2, "failure")) == (
         "1 failure",

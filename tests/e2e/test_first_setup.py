@@ -11,8 +11,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from newsmon.demo.run import SITE
-from newsmon.demo.server import StaticSite
+from newsmon.app.demo.run import SITE
+from newsmon.app.demo.server import StaticSite
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")
 REPO = Path(__file__).resolve().parents[2]

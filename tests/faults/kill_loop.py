@@ -27,8 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from newsmon.demo.run import SITE, write_demo_config
-from newsmon.demo.server import AlertReceiver, StaticSite
+from newsmon.app.demo.run import SITE, write_demo_config
+from newsmon.app.demo.server import AlertReceiver, StaticSite
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")
 # What the demo site holds: every page but the one 404, and one alert per rule and story cluster.

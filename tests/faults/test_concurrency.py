@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from newsmon.demo.run import SITE, write_demo_config
-from newsmon.demo.server import AlertReceiver, StaticSite
+from newsmon.app.demo.run import SITE, write_demo_config
+from newsmon.app.demo.server import AlertReceiver, StaticSite
 from tests.faults.kill_loop import EXPECTED_ALERTS, EXPECTED_ARTICLES
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from newsmon.app.demo.run import SITE, write_demo_config
+from newsmon.app.demo.server import AlertReceiver, StaticSite
 from newsmon.db import make_engine, upgrade
-from newsmon.demo.run import SITE, write_demo_config
-from newsmon.demo.server import AlertReceiver, StaticSite
 from tests.faults.kill_loop import EXPECTED_ALERTS, EXPECTED_ARTICLES
 
 

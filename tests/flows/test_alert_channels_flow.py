@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from newsmon.app.demo.server import AlertReceiver
 from newsmon.db import make_engine, upgrade
-from newsmon.demo.server import AlertReceiver
 from newsmon.store import iter_alerts, store_articles
 from tests.factories import NOW, draft, make_config, ready
 from tests.localserver import LocalServer

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from newsmon.app.demo.server import AlertReceiver
 from newsmon.db import make_engine, upgrade
-from newsmon.demo.server import AlertReceiver
 from newsmon.models import Alert, AlertDelivery, Article, ArticleTopic, BackfillProgress
 from tests.backfill_site import (
     IN_WINDOW,

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from newsmon.app.demo.run import SITE, write_demo_config
+from newsmon.app.demo.server import AlertReceiver
 from newsmon.db import make_engine, upgrade
-from newsmon.demo.run import SITE, write_demo_config
-from newsmon.demo.server import AlertReceiver
 from newsmon.settings import load_config
 from newsmon.shards import parse_shard
 from tests.flows.test_backfill_flow import flow_run_record

@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from newsmon.app.demo.server import AlertReceiver
 from newsmon.db import make_engine, upgrade
-from newsmon.demo.server import AlertReceiver
 from newsmon.models import Alert, Article
 from tests.localserver import LocalServer, RecordedRequest
 from tests.pages import ECONOMY_PARAGRAPHS, WIRE_PARAGRAPHS, article_page, rss_feed

@@ -74,7 +74,7 @@ def test_alias_bomb_exits_2_with_one_clear_error(tmp_path: Path) -> None:
     folder = bomb_configs(tmp_path)["notify"]
     env = {**os.environ, "NEWSMON_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     done = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "rules", "check", "--config", str(folder)],
+        [sys.executable, "-m", "newsmon.app.cli", "rules", "check", "--config", str(folder)],
         capture_output=True,
         text=True,
         env=env,

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from markdown_it import MarkdownIt
 from sqlalchemy.orm import Session
 
+from newsmon.app.demo.server import AlertReceiver
 from newsmon.db import make_engine, upgrade
-from newsmon.demo.server import AlertReceiver
 from newsmon.models import QueuedEntry, Source
 from newsmon.settings import Settings
 from newsmon.store import iter_alerts, iter_articles

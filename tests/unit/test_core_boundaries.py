@@ -1,4 +1,8 @@
-"""The core package never imports Prefect: orchestration stays in flows/ and tasks/."""
+"""The core package never imports Prefect: orchestration stays in flows/ and tasks/ (and the app shell).
+
+This test imports every core module and looks at what got loaded; test_structure.py reads the
+source for imports anywhere in a module, including inside functions.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ CORE = Path(newsmon.__file__).parent
 def _core_modules() -> list[str]:
     names = []
     for info in pkgutil.walk_packages([str(CORE)], prefix="newsmon."):
-        if info.name.startswith(("newsmon.flows", "newsmon.tasks", "newsmon.migrations")):
+        if info.name.startswith(
+            ("newsmon.flows", "newsmon.tasks", "newsmon.migrations", "newsmon.app")
+        ):
             continue
         names.append(info.name)
     return names
@@ -23,7 +29,8 @@ def _core_modules() -> list[str]:
 
 def test_core_modules_are_found() -> None:
     modules = _core_modules()
-    assert "newsmon.store" in modules and "newsmon.query" in modules and "newsmon.cli" in modules
+    assert "newsmon.store" in modules and "newsmon.query" in modules
+    assert "newsmon.stories.assign" in modules and "newsmon.app.cli" not in modules
 
 
 def test_importing_every_core_module_does_not_import_prefect() -> None:
@@ -38,13 +45,3 @@ def test_importing_every_core_module_does_not_import_prefect() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "0"
-
-
-def test_no_core_source_file_imports_prefect_at_top_level() -> None:
-    offenders = []
-    for path in CORE.rglob("*.py"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            stripped = line.strip()
-            if stripped.startswith(("import prefect", "from prefect")) and not line.startswith(" "):
-                offenders.append(f"{path.relative_to(CORE)}: {stripped}")
-    assert offenders == []

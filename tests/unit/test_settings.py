@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from newsmon.redaction import redact_url
 from newsmon.settings import (
     ConfigError,
     Settings,
     load_config,
     parse_duration,
-    redact_url,
-    resolve_notify_url,
 )
 
 SOURCES = """
@@ -171,14 +170,6 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert settings.database_url == "sqlite:///data/newsmon.db"
     assert str(settings.config_dir) == "config"
     assert settings.allow_private_hosts is False
-
-
-def test_notify_url_secrets_resolved_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SLACK_TOKEN", "T000/B000/XXXX")
-    assert resolve_notify_url("slack://${SLACK_TOKEN}/#alerts") == "slack://T000/B000/XXXX/#alerts"
-    monkeypatch.delenv("SLACK_TOKEN")
-    with pytest.raises(KeyError, match="SLACK_TOKEN"):
-        resolve_notify_url("slack://${SLACK_TOKEN}/#alerts")
 
 
 def test_redact_url_hides_credentials_and_tokens() -> None:

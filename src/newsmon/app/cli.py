@@ -902,10 +902,16 @@ def demo(
     ] = None,
 ) -> None:
     """The whole pipeline offline, against a bundled sample news site served on 127.0.0.1."""
-    from newsmon.demo.run import run_demo
+    from newsmon.app.demo.run import run_demo
 
     _prepare_prefect()
-    run_demo(stdout, stderr, keep=keep)
+    run_demo(
+        stdout,
+        stderr,
+        ingest=lambda config: run_ingest(config, force=True),
+        show=print_summary,
+        keep=keep,
+    )
 
 
 def _show_version(value: bool) -> None:

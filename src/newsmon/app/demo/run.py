@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,6 +16,9 @@ from rich.table import Table
 HERE = Path(__file__).parent
 SITE = HERE / "site"
 CONFIG_TEMPLATES = HERE / "config"
+
+if TYPE_CHECKING:
+    from newsmon.settings import Config
 
 
 def write_demo_config(target: Path, replacements: dict[str, str]) -> Path:
@@ -28,13 +32,23 @@ def write_demo_config(target: Path, replacements: dict[str, str]) -> Path:
     return target
 
 
-def run_demo(out: Console, err: Console, *, keep: Path | None = None) -> dict[str, Any]:
-    """Run the demo end to end; returns the figures it printed (for tests)."""
+def run_demo(
+    out: Console,
+    err: Console,
+    *,
+    ingest: Callable[[Config], dict[str, Any]],
+    show: Callable[[dict[str, Any], Console], None],
+    keep: Path | None = None,
+) -> dict[str, Any]:
+    """Run the demo end to end; returns the figures it printed (for tests).
+
+    `ingest` runs one forced ingest and `show` prints its summary: the command line passes its
+    own, so the demo uses exactly what `newsmon ingest` does without importing the command line.
+    """
     from sqlalchemy.orm import Session
 
-    from newsmon.cli import print_summary, run_ingest
+    from newsmon.app.demo.server import AlertReceiver, StaticSite
     from newsmon.db import make_engine, upgrade
-    from newsmon.demo.server import AlertReceiver, StaticSite
     from newsmon.settings import load_config
     from newsmon.store import archive_report, iter_alerts
     from newsmon.story_store import iter_stories
@@ -65,17 +79,19 @@ def run_demo(out: Console, err: Console, *, keep: Path | None = None) -> dict[st
             engine = make_engine(os.environ["NEWSMON_DATABASE_URL"])
             upgrade(engine)
 
-            first = run_ingest(config, force=True)
+            first = ingest(config)
             out.rule("first pass")
-            print_summary(first, out)
-            second = run_ingest(config, force=True)
+            show(first, out)
+            second = ingest(config)
             out.rule("second pass (nothing changed: nothing new may be stored or alerted)")
-            print_summary(second, out)
+            show(second, out)
 
             with Session(engine) as session:
                 report = archive_report(session)
                 alerts = list(iter_alerts(session))
-                report["story_groups"] = [s for s in iter_stories(session) if len(s["articles"]) > 1]
+                report["story_groups"] = [
+                    s for s in iter_stories(session) if len(s["articles"]) > 1
+                ]
             engine.dispose()
             _print_report(out, report, alerts, receiver.received)
             figures = {
