@@ -178,6 +178,7 @@ def parse_html(html: str) -> HtmlElement | None:
     """
     from trafilatura.utils import load_html
 
+    html = _close_unclosed_title(html)
     tree = load_html(html)
     if tree is None and html.strip():
         try:
@@ -187,6 +188,26 @@ def parse_html(html: str) -> HtmlElement | None:
         except (ValueError, lxml.etree.ParserError):
             return None
     return tree
+
+
+_TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.IGNORECASE)
+_TITLE_CLOSE = re.compile(r"</title\s*>", re.IGNORECASE)
+
+
+def _close_unclosed_title(html: str) -> str:
+    """Close a <title> the page never closes, at the first tag after it.
+
+    A parser reads everything after an unclosed <title> as the title's text (its content model is
+    raw text), so the whole article vanished into the title: 2 of the 500 pages of the extraction
+    dev set, with human gold text, that plain trafilatura also returns nothing for.
+    """
+    opened = _TITLE_OPEN.search(html, 0, 65536)
+    if opened is None or _TITLE_CLOSE.search(html, opened.end()):
+        return html
+    next_tag = html.find("<", opened.end())
+    if next_tag < 0:
+        return html
+    return html[:next_tag] + "</title>" + html[next_tag:]
 
 
 def detect_language(html: str, text: str, *, hint: str | None = None) -> str | None:

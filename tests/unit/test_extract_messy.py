@@ -262,3 +262,14 @@ def test_the_sites_today_is_not_the_articles_date() -> None:
 def test_read_date_never_fails_and_is_utc_or_none(text: str) -> None:
     found = read_date(text)
     assert found is None or (found.tzinfo is UTC and found.year >= 1995)
+
+
+def test_a_title_the_page_never_closes_does_not_swallow_the_article() -> None:
+    """A page whose <title> is never closed: a parser reads the rest of it as the title's text."""
+    from tests.pages import WIRE_PARAGRAPHS, article_page
+
+    page = article_page("Army clears villages near Rutba", WIRE_PARAGRAPHS)
+    broken = page.replace("</title>", "</titlevalue>", 1)
+    assert "</title>" not in broken.lower()
+    extracted = extract_page(broken, "https://wire.example/news/rutba")
+    assert WIRE_PARAGRAPHS[0][:60] in extracted.text
