@@ -179,12 +179,17 @@ def ingest(
     storing = deque()
     delivering: PrefectFuture[DeliveryOutcome] | None = None
 
+    # A store that failed means the database failed, not a page: the other batches still go on,
+    # but the run must not end as if it had succeeded (the contract's "unreachable database").
+    store_failures: list[Exception] = []
+
     def collect(entry: tuple[str, Any, Any]) -> None:
         label, stored, delivered = entry
         try:
             count_stored(stored.result())
         except Exception as err:
             batch_failed(label, err)
+            store_failures.append(err)
         if delivered is not None:
             try:
                 count_delivered(delivered.result())
@@ -238,12 +243,17 @@ def ingest(
             summary.errors.append(f"alert delivery: {err}")
 
     totals = summary.totals()
-    publish_digest(
-        settings,
-        key="ingest-stories",
-        heading=f"Ingest: {totals.stored} new articles, {totals.alerts} alerts",
-        article_ids=stored_ids,
-    )
+    try:
+        publish_digest(
+            settings,
+            key="ingest-stories",
+            heading=f"Ingest: {totals.stored} new articles, {totals.alerts} alerts",
+            article_ids=stored_ids,
+        )
+    except Exception as err:
+        if not store_failures:
+            raise
+        summary.errors.append(f"digest: {err}")
     create_table_artifact(
         key="ingest-summary",
         table=summary.rows(),
@@ -252,4 +262,6 @@ def ingest(
             f"{summary.totals().alerts} alerts raised, {summary.alerts_delivered} delivered"
         ),
     )
+    if store_failures:  # after the summary artifact: what was stored is on record
+        raise store_failures[0]
     return summary.to_dict()

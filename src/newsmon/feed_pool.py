@@ -74,36 +74,53 @@ class FeedParsePool:
         """The feed's entries (as `newsmon.feeds.parse_feed`); FeedParseError when it fails,
         crashes its worker, or runs longer than the time limit."""
         job: _Job = (body, source, url, dict(headers))
-        for attempt in (1, 2):
-            await self._slots.acquire()
+        await self._slots.acquire()
+        try:
+            pool, generation, started = self._executor()
             try:
-                pool, generation, started = self._executor()
-                try:
-                    # Starting the workers (a process, feedparser's import) is not parse time.
-                    await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
-                    future = asyncio.wrap_future(pool.submit(self._parse_fn, job))
-                    result = await asyncio.wait_for(future, self._timeout_s)
-                except TimeoutError:
-                    self._discard(generation, kill=True)
-                    raise FeedParseError(
-                        f"{url}: parsing the feed ({len(body):,} bytes) took longer than"
-                        f" {self._timeout_s:g} s and was stopped"
-                    ) from None
-                except RuntimeError:  # BrokenProcessPool, or a pool shut down meanwhile
-                    # Another feed's parse was stopped (or crashed its worker) and took this
-                    # one down with the pool: once more, in a fresh pool.
-                    self._discard(generation, kill=False)
-                    if attempt == 1:
-                        continue
-                    raise FeedParseError(
-                        f"{url}: the feed crashed the parser's worker process"
-                    ) from None
-            finally:
-                self._slots.release()
-            if isinstance(result, str):
-                raise FeedParseError(result)
-            return list(result)
-        raise AssertionError("unreachable")  # pragma: no cover
+                # Starting the workers (a process, feedparser's import) is not parse time.
+                await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
+                future = asyncio.wrap_future(pool.submit(self._parse_fn, job))
+                result = await asyncio.wait_for(future, self._timeout_s)
+            except TimeoutError:
+                self._discard(generation, kill=True)
+                raise self._too_long(url, body) from None
+            except RuntimeError:  # BrokenProcessPool, or a pool shut down meanwhile
+                # Another feed's parse was stopped or crashed its worker and took this one down
+                # with the pool (or this one is the crasher): once more, alone in a process of
+                # its own, so a crasher retried beside it cannot take it down again.
+                self._discard(generation, kill=False)
+                result = await self._parse_alone(job)
+        finally:
+            self._slots.release()
+        if isinstance(result, str):
+            raise FeedParseError(result)
+        return list(result)
+
+    def _too_long(self, url: str, body: bytes) -> FeedParseError:
+        return FeedParseError(
+            f"{url}: parsing the feed ({len(body):,} bytes) took longer than"
+            f" {self._timeout_s:g} s and was stopped"
+        )
+
+    async def _parse_alone(self, job: _Job) -> list[FeedEntry] | str:
+        body, _source, url, _headers = job
+        context = multiprocessing.get_context("forkserver")
+        pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+        )
+        try:
+            await asyncio.wrap_future(pool.submit(_warm_up))
+            future = asyncio.wrap_future(pool.submit(self._parse_fn, job))
+            return await asyncio.wait_for(future, self._timeout_s)
+        except TimeoutError:
+            raise self._too_long(url, body) from None
+        except RuntimeError:  # BrokenProcessPool: this feed itself crashes the parser
+            raise FeedParseError(f"{url}: the feed crashed the parser's worker process") from None
+        finally:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
+            pool.shutdown(wait=False)
 
     def close(self) -> None:
         """Stop the worker processes (a later parse starts new ones)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -35,17 +36,28 @@ _PREFIX = "page:"
 _CHUNK = 500
 
 
+# The holders of this process whose runs may still be going, one per thread: a thread runs one
+# flow at a time, so when it makes a new holder its previous run is over (and a run whose store
+# failed with the database could not release its claims).
+_ACTIVE_BY_THREAD: dict[int, str] = {}
+
+
 def new_holder() -> str:
     """A claim holder's name: this host and process, and a token for the run."""
-    return f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    holder = f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    _ACTIVE_BY_THREAD[threading.get_ident()] = holder
+    return holder
 
 
 def holder_gone(holder: str) -> bool:
-    """True when `holder` names a process on this host that no longer exists."""
+    """True when `holder` names a process on this host that no longer exists, or an earlier run
+    of this process that is over."""
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
     if host != _host() or not pid_text.isdigit():
         return False  # another host's run, or an older holder name: left to expire
+    if int(pid_text) == os.getpid():
+        return holder not in _ACTIVE_BY_THREAD.values()
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:

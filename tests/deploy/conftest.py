@@ -308,3 +308,11 @@ def backfill_run(served: Served, prefect_server: PrefectServer) -> Any:
             timeout=300,
             poll_interval=1,
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The SIGTERM test stops the session's `newsmon serve`: run it after every test that needs it."""
+    stops_serve = [i for i in items if i.name.startswith("test_sigterm_lets_runs_in_progress")]
+    for item in stops_serve:
+        items.remove(item)
+        items.append(item)
