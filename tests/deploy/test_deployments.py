@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,6 +282,11 @@ def test_sigterm_lets_runs_in_progress_finish_then_cancels_the_rest(
     assert stuck_state.type == StateType.CANCELLED, (stuck_state, output)
     # Paused while nothing serves them; the next `newsmon serve` resumes them.
     assert ingest.paused and backfill.paused
+    # The cancelled run's own children (extraction forkserver, feed-parse workers) end as they
+    # see it gone, a moment after serve itself: a bounded wait for that, not a fixed sleep.
+    gone_by = time.monotonic() + 20
+    while served.process.group_alive() and time.monotonic() < gone_by:
+        time.sleep(0.1)
     assert not served.process.group_alive(), "serve left a process behind"
     assert "cancelling 'ingest forced'" in output
     articles, _ = _stored(served.database_url)
