@@ -118,8 +118,7 @@ class FeedParsePool:
         except RuntimeError:  # BrokenProcessPool: this feed itself crashes the parser
             raise FeedParseError(f"{url}: the feed crashed the parser's worker process") from None
         finally:
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.kill()
+            _kill_workers(pool)
             pool.shutdown(wait=False)
 
     def close(self) -> None:
@@ -151,9 +150,13 @@ class FeedParsePool:
             pool, self._pool = self._pool, None
             self._generation += 1
         if kill:
-            # A busy worker never returns by itself; the executor has no public way to stop one.
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.kill()
+            _kill_workers(pool)
         # Not cancel_futures: a cancelled future would read as the caller's task being
         # cancelled; the pool fails the waiting ones with BrokenProcessPool, and they retry.
         pool.shutdown(wait=False)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    # A busy worker never returns by itself; the executor has no public way to stop one.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
