@@ -44,7 +44,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-SITE = ROOT / "src" / "newsmon" / "demo" / "site"
+SITE = ROOT / "src" / "newsmon" / "app" / "demo" / "site"
 
 # --- the generated site -----------------------------------------------------------------------
 
@@ -525,7 +525,7 @@ def write_config(directory: Path, base_urls: list[str], feeds: list[tuple[int, s
             f"  - {{name: feed-{n}, url: '{base_urls[host]}{path}', language: {lang}, respect_robots: false}}"
         )
     (directory / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    demo_config = ROOT / "src" / "newsmon" / "demo" / "config"
+    demo_config = ROOT / "src" / "newsmon" / "app" / "demo" / "config"
     (directory / "topics.yaml").write_text(
         (demo_config / "topics.yaml").read_text(encoding="utf-8"), encoding="utf-8"
     )
