@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 
-from newsmon.query import Query, RuleSet, parse_query, prepare_document
+from newsmon.rules.query import Query, RuleSet, parse_query, prepare_document
 from newsmon.textnorm import tokenize
 
 LATIN = "bcdfghjklmnprstvz"

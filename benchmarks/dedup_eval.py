@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from newsmon import dedup
-from newsmon.dedup import Candidate, Fingerprint, choose_cluster, fingerprint
+from newsmon.stories import copies as dedup
+from newsmon.stories.copies import Candidate, Fingerprint, choose_cluster, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS = ROOT / "tests" / "fixtures" / "dedup_eval" / "items.jsonl"

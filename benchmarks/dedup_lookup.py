@@ -72,11 +72,8 @@ import psycopg
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from newsmon import dedup
-from newsmon.db import make_engine, upgrade
-from newsmon.dedup import Fingerprint, choose_cluster
-from newsmon.prepare import ReadyArticle
 from newsmon.records import ArticleDraft
+from newsmon.rules.prepare import ReadyArticle
 from newsmon.store import (
     _candidate_statement,
     _candidates,
@@ -84,6 +81,9 @@ from newsmon.store import (
     list_clusters,
     store_articles,
 )
+from newsmon.store.db import make_engine, upgrade
+from newsmon.stories import copies as dedup
+from newsmon.stories.copies import Fingerprint, choose_cluster
 
 SEED = 20261121
 BLOCK = 2_000  # articles generated at a time; copies point at articles of earlier blocks

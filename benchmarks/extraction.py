@@ -68,7 +68,7 @@ def newsmon_text(
     html: str, url: str | None, feed_date: datetime | None = None
 ) -> tuple[str, str | None]:
     """(text, refusal reason or None)."""
-    from newsmon.extract import ExtractionError, extract_page
+    from newsmon.extract.page import ExtractionError, extract_page
 
     try:
         return extract_page(html, url, published_at=feed_date).text, None

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.unit.test_feed_pool import SMALL, poll_all
 from tests.unit.test_feed_pool import hosts as hosts_fixture
 
-from newsmon.feed_pool import FeedParsePool
-from newsmon.feeds import ThreadFeedParser, parse_feed
+from newsmon.fetch.feed_pool import FeedParsePool
+from newsmon.fetch.feeds import ThreadFeedParser, parse_feed
 
 
 class InLoop:

@@ -5,8 +5,8 @@ Run:  .venv/bin/python benchmarks/hostile_extraction.py [--hanging 20] [--good 5
                                                         [--workers 2] [--before OLD_EXTRACT.py]
 
 Each hanging page never returns (what a parser stuck in C code does); good pages return at once.
-`--before` takes a copy of an older src/newsmon/extract.py that still held `PageExtractor`, e.g.
-    git show 0d7113f:src/newsmon/extract.py > /tmp/old_extract.py
+`--before` takes a copy of an older src/newsmon/extract/page.py that still held `PageExtractor`, e.g.
+    git show 0d7113f:src/newsmon/extract/page.py > /tmp/old_extract.py
 and times its pool on the same pages after ours. Printed: seconds per batch, pages failed, ratio.
 """
 
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from newsmon.extraction_pool import Job, PageExtractor
+from newsmon.extract.pool import Job, PageExtractor
 from newsmon.records import Extracted, FeedEntry, Page
 
 

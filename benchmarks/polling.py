@@ -197,8 +197,8 @@ def prestore_entries(database_url: str, ports: list[int], feeds: int, entries: i
 
     import sqlalchemy as sa
 
-    from newsmon.db import make_engine
-    from newsmon.models import Article
+    from newsmon.store.db import make_engine
+    from newsmon.store.models import Article
     from newsmon.urls import canonical_url
 
     rows = []
@@ -245,10 +245,10 @@ def polling_without_prefect(config_dir: Path) -> dict[str, int]:
 
     from sqlalchemy.orm import Session
 
-    from newsmon.fetch import poll_sources
-    from newsmon.http import Fetcher
+    from newsmon.fetch.concurrent import poll_sources
+    from newsmon.fetch.http import Fetcher
+    from newsmon.fetch.schedule import PollPolicy
     from newsmon.records import FeedPoll
-    from newsmon.schedule import PollPolicy
     from newsmon.settings import Settings, load_config
     from newsmon.store import (
         PollOutcome,
@@ -324,7 +324,15 @@ def prefect_server(workdir: Path) -> Iterator[str]:
     env.pop("PREFECT_API_URL", None)
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(Path(sys.executable).parent / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -402,7 +410,7 @@ def main() -> None:
     ports: list[int] = ours.recv()
     feeds_total = args.hosts * args.feeds
 
-    from newsmon.db import make_engine, upgrade
+    from newsmon.store.db import make_engine, upgrade
 
     engine = make_engine(database_url)
     upgrade(engine)

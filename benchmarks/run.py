@@ -91,7 +91,18 @@ def article_html(
     return page.encode("utf-8")
 
 
-_SECTIONS = ("Iraq", "Syria", "Kurdistan", "Politics", "Security", "Economy", "Energy", "World", "Opinion", "Video")
+_SECTIONS = (
+    "Iraq",
+    "Syria",
+    "Kurdistan",
+    "Politics",
+    "Security",
+    "Economy",
+    "Energy",
+    "World",
+    "Opinion",
+    "Video",
+)
 
 
 def realistic_article_html(
@@ -122,9 +133,18 @@ def realistic_article_html(
     )
     state = json.dumps(
         {
-            "page": {"type": "article", "section": rng.choice(_SECTIONS), "id": rng.getrandbits(48)},
+            "page": {
+                "type": "article",
+                "section": rng.choice(_SECTIONS),
+                "id": rng.getrandbits(48),
+            },
             "related": [
-                {"id": rng.getrandbits(40), "title": rng.choice(pool), "summary": " ".join(rng.sample(pool, 2)), "image": f"/img/{n}.jpg"}
+                {
+                    "id": rng.getrandbits(40),
+                    "title": rng.choice(pool),
+                    "summary": " ".join(rng.sample(pool, 2)),
+                    "image": f"/img/{n}.jpg",
+                }
                 for n in range(40)
             ],
         },
@@ -160,11 +180,21 @@ def realistic_article_html(
     body = (
         f'<body><header><div class="cookie">We use cookies. <button>Accept</button></div><nav class="mega"><ul>{menu}</ul></nav></header>'
         + compact[body_start : body_end - len("</main>")]
-        + '<aside class="most-read"><h3>Most read</h3><ol>' + "".join(teaser(n) for n in range(10)) + "</ol></aside>"
-        + '<section class="latest"><h3>Latest</h3><ul>' + "".join(teaser(n) for n in range(20)) + "</ul></section>"
+        + '<aside class="most-read"><h3>Most read</h3><ol>'
+        + "".join(teaser(n) for n in range(10))
+        + "</ol></aside>"
+        + '<section class="latest"><h3>Latest</h3><ul>'
+        + "".join(teaser(n) for n in range(20))
+        + "</ul></section>"
         + '<form class="newsletter"><input type="email"><button>Subscribe</button></form></main>'
-        + '<footer><ul>' + "".join(f'<li><a href="/p/{n}">{escape(rng.choice(pool)[:25])}</a></li>' for n in range(60)) + "</ul>"
-        + "<p>© 2026 Bench News</p></footer>" + scripts + "</body></html>"
+        + "<footer><ul>"
+        + "".join(
+            f'<li><a href="/p/{n}">{escape(rng.choice(pool)[:25])}</a></li>' for n in range(60)
+        )
+        + "</ul>"
+        + "<p>© 2026 Bench News</p></footer>"
+        + scripts
+        + "</body></html>"
     )
     return (head + body).encode("utf-8")
 
@@ -260,9 +290,7 @@ class SiteHost:
         self.server.server_close()
 
 
-def serve_site(
-    conn: Any, hosts_n: int, feeds_per_host: int, entries: int, realistic: bool
-) -> None:
+def serve_site(conn: Any, hosts_n: int, feeds_per_host: int, entries: int, realistic: bool) -> None:
     """The generated site in a process of its own (spawned): in production the sites are on
     other machines, so their HTTP handling must not take the ingest process's GIL.
 
@@ -538,9 +566,9 @@ def dedup_lookup_ms(database_url: str, samples: int = 300) -> float:
     from sqlalchemy.orm import Session
 
     from newsmon import store
-    from newsmon.db import make_engine
-    from newsmon.dedup import choose_cluster, fingerprint
-    from newsmon.models import Article
+    from newsmon.store.db import make_engine
+    from newsmon.store.models import Article
+    from newsmon.stories.copies import choose_cluster, fingerprint
 
     engine = make_engine(database_url)
     with Session(engine) as session:
@@ -662,9 +690,9 @@ def main() -> None:
     )
     from prefect import flow
 
-    from newsmon.db import make_engine, upgrade
     from newsmon.flows.ingest import ingest
     from newsmon.settings import Settings
+    from newsmon.store.db import make_engine, upgrade
     from newsmon.tasks.runtime import close_extractors, extractor
 
     config = write_config(workdir / "config", site.base_urls, feed_list)

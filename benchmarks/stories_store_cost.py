@@ -24,11 +24,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import newsmon.store
-from newsmon.db import make_engine, upgrade
-from newsmon.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.records import ArticleDraft
+from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.settings import Config, SourceConfig
-from newsmon.story_store import StoryAssignment
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.stories import StoryAssignment
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """Story lookup cost as the archive grows: 10k, 100k and 1M stored articles on PostgreSQL.
 
 What is timed is what `store_articles` does for every new article that is not a copy: the story
-candidate query (`newsmon.story_store.story_candidates`: per index key, the nearest articles in
+candidate query (`newsmon.store.stories.story_candidates`: per index key, the nearest articles in
 time on either side within the 7-day window, with their features and story) followed by the pure
 decision (`newsmon.stories.assign.decide_story`). Also printed: the load time and PostgreSQL's own
 execution time of one lookup (EXPLAIN ANALYZE) at each size.
@@ -36,10 +36,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from newsmon.db import make_engine, upgrade
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.stories import story_candidates
 from newsmon.stories.assign import decide_story
 from newsmon.stories.features import ACTOR_WEIGHT, PLACE_WEIGHT, StoryFeatures, key_hash
-from newsmon.story_store import story_candidates
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 EVERY_S = 31.5

@@ -25,7 +25,7 @@ from prefect.artifacts import (
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed, State
 
-from newsmon.backfill import (
+from newsmon.backfill.plan import (
     BackfillSummary,
     Unit,
     UnitRead,
@@ -36,11 +36,11 @@ from newsmon.backfill import (
     make_window,
     rules_digest,
 )
-from newsmon.db import check_connection
+from newsmon.backfill.site_scope import Scope
 from newsmon.flows.ingest import describe_sources
 from newsmon.records import FeedEntry, PageFailure
 from newsmon.settings import Config, Settings, load_config
-from newsmon.site_scope import Scope
+from newsmon.store.db import check_connection
 from newsmon.tasks.artifacts import publish_digest
 from newsmon.tasks.backfill import (
     count_window,
@@ -286,8 +286,7 @@ def _discover(
         finish_unit(settings, key, replace(units["backfill"], done=True), [])
         progress.update(1, 1, "finished")
     else:
-        progress.update(
-            done, work, summary.left_to_resume())
+        progress.update(done, work, summary.left_to_resume())
     return summary
 
 

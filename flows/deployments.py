@@ -92,9 +92,7 @@ def newsmon_deployments(
     for deployment, flow in zip(deployments, ("ingest", "backfill"), strict=True):
         # Prefect keeps the derived schema in a private attribute and offers no hook to shape it.
         derived = deployment._parameter_openapi_schema.model_dump()
-        deployment._parameter_openapi_schema = ParameterSchema(
-            **form_schema(derived, flow, names)
-        )
+        deployment._parameter_openapi_schema = ParameterSchema(**form_schema(derived, flow, names))
     return deployments
 
 

@@ -12,13 +12,13 @@ from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 from prefect.utilities.annotations import allow_failure, quote
 
-from newsmon.db import check_connection
-from newsmon.fetch import earliest_published_first, spread_over_hosts
-from newsmon.notify import DeliveryOutcome
+from newsmon.alerts.notify import DeliveryOutcome
+from newsmon.fetch.concurrent import earliest_published_first, spread_over_hosts
+from newsmon.fetch.shards import parse_shard
 from newsmon.records import FeedEntry, Page, PageFailure
 from newsmon.settings import Config, Settings, load_config
-from newsmon.shards import parse_shard
 from newsmon.store import StoreOutcome
+from newsmon.store.db import check_connection
 from newsmon.summary import RunSummary
 from newsmon.tasks.artifacts import publish_digest
 from newsmon.tasks.crashed_runs import claim_and_mark_crashed

@@ -17,7 +17,7 @@ from prefect.logging import get_run_logger
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.channels import SecretResolver
+from newsmon.alerts.channels import SecretResolver
 from newsmon.store import RaisedAlert, raised_alerts
 
 EVENT_NAME = "newsmon.alert.raised"

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy.orm import Session
 
-from newsmon.digest import TOP_STORIES, render_digest, story_section
+from newsmon.alerts.digest import TOP_STORIES, render_digest, story_section
 from newsmon.settings import Settings
 from newsmon.store import alert_digest, story_digest
-from newsmon.story_store import touched_stories
+from newsmon.store.stories import touched_stories
 from newsmon.tasks.runtime import engine_for
 
 
@@ -34,7 +34,10 @@ def publish_digest(
             # Stories across outlets, days and languages (docs/STORIES.md), beside copy clusters.
             section = story_section(touched_stories(session, article_ids, limit=TOP_STORIES))
             if section:
-                extra_sections = {"Stories (across languages and days)": section, **(extra_sections or {})}
+                extra_sections = {
+                    "Stories (across languages and days)": section,
+                    **(extra_sections or {}),
+                }
     markdown = render_digest(heading, lines, alerts, notes=notes, extra_sections=extra_sections)
     create_markdown_artifact(markdown=markdown, key=key, description=heading)
     return markdown

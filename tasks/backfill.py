@@ -12,7 +12,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from sqlalchemy.orm import Session
 
-from newsmon.backfill import (
+from newsmon.backfill.discover import (
+    MAX_SITEMAP_DEPTH,
+    SitemapError,
+    fetch_feed_page,
+    fetch_robots_sitemaps,
+    fetch_sitemap,
+    is_not_found,
+)
+from newsmon.backfill.plan import (
     StoredArticle,
     Unit,
     UnitRead,
@@ -24,19 +32,11 @@ from newsmon.backfill import (
     retag,
     unreadable_feed_page,
 )
-from newsmon.discover import (
-    MAX_SITEMAP_DEPTH,
-    SitemapError,
-    fetch_feed_page,
-    fetch_robots_sitemaps,
-    fetch_sitemap,
-    is_not_found,
-)
-from newsmon.feeds import FeedParseError
-from newsmon.http import FetchError
-from newsmon.prepare import Rules
+from newsmon.backfill.site_scope import Scope
+from newsmon.fetch.feeds import FeedParseError
+from newsmon.fetch.http import FetchError
+from newsmon.rules.prepare import Rules
 from newsmon.settings import Config, Settings, SourceConfig
-from newsmon.site_scope import Scope
 from newsmon.store import (
     RetagOutcome,
     add_backfill_units,

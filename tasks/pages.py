@@ -6,8 +6,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from newsmon.fetch import fetch_pages
-from newsmon.http import Fetcher
+from newsmon.fetch.concurrent import fetch_pages
+from newsmon.fetch.http import Fetcher
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
 from newsmon.settings import Config, Settings
 from newsmon.tasks.runtime import extractor, robots_cache, run_network

@@ -10,12 +10,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from sqlalchemy.orm import Session
 
-from newsmon.caps import newest_per_source
-from newsmon.fetch import poll_sources
-from newsmon.http import Fetcher
-from newsmon.page_claims import claim_pages, new_holder
+from newsmon.fetch.caps import newest_per_source
+from newsmon.fetch.concurrent import poll_sources
+from newsmon.fetch.http import Fetcher
+from newsmon.fetch.schedule import PollPolicy
 from newsmon.records import FeedEntry, FeedPoll, FeedState
-from newsmon.schedule import PollPolicy
 from newsmon.settings import Config, Settings, SourceConfig
 from newsmon.store import (
     PollOutcome,
@@ -27,6 +26,7 @@ from newsmon.store import (
     sync_sources,
 )
 from newsmon.store import record_polls as store_poll_outcomes
+from newsmon.store.page_claims import claim_pages, new_holder
 from newsmon.tasks.runtime import engine_for, feed_parser, run_network
 
 
@@ -100,9 +100,12 @@ def record_polls(
         outcomes = [PollOutcome(p, by_name[p.source], counts[p.source]) for p in polls]
         store_poll_outcomes(session, outcomes, now=now, policy=PollPolicy.from_settings(settings))
         queue = queued_entries_fairly(
-            session, scope, max_attempts=settings.max_page_attempts, limit=settings.max_pages_per_run
+            session,
+            scope,
+            max_attempts=settings.max_page_attempts,
+            limit=settings.max_pages_per_run,
         )
-        # Pages another run at the same time is fetching are left to it (newsmon.page_claims).
+        # Pages another run at the same time is fetching are left to it (newsmon.store.page_claims).
         mine, elsewhere = claim_pages(session, queue, holder=new_holder(), now=now)
     if elsewhere:
         get_run_logger().warning(

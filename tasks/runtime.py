@@ -16,14 +16,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from newsmon.db import make_engine
-from newsmon.extraction_pool import PageExtractor
-from newsmon.feed_pool import FeedParsePool
-from newsmon.fetch import default_host_limit, host_limits, http_policy
-from newsmon.http import Fetcher, HttpPolicy
-from newsmon.politeness import Politeness
-from newsmon.robots import RobotsCache
+from newsmon.extract.pool import PageExtractor
+from newsmon.fetch.concurrent import default_host_limit, host_limits, http_policy
+from newsmon.fetch.feed_pool import FeedParsePool
+from newsmon.fetch.http import Fetcher, HttpPolicy
+from newsmon.fetch.politeness import Politeness
+from newsmon.fetch.robots import RobotsCache
 from newsmon.settings import Config, Settings
+from newsmon.store.db import make_engine
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}

@@ -103,7 +103,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on a fresh, migrated database (both engines)."""
-    from newsmon.db import make_engine, upgrade
+    from newsmon.store.db import make_engine, upgrade
 
     engine = make_engine(database_url)
     upgrade(engine)

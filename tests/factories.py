@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newsmon.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.records import ArticleDraft, FeedEntry
+from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.settings import AlertConfig, Config, SourceConfig, TopicConfig
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -57,7 +57,6 @@ def wait_for_exit(pid: int) -> None:
         os.close(fd)
 
 
-
 def exit_when_gone(pid: int) -> None:
     """End this process as soon as process `pid` has exited (a daemon thread waits for it).
 
@@ -71,6 +70,7 @@ def exit_when_gone(pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-when-gone", daemon=True).start()
+
 
 def _watch(pid: int) -> None:
     wait_for_exit(pid)

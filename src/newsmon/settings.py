@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsmon import __version__
-from newsmon.redaction import redact_url
+from newsmon.alerts.redaction import redact_url
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     max_sitemap_bytes: int = 50 * 2**20
     max_connections: int = 32
     max_per_host: int = 2
-    # Politeness and polling (newsmon.politeness, newsmon.schedule, newsmon.robots). A source's
+    # Politeness and polling (newsmon.fetch.politeness, newsmon.fetch.schedule, newsmon.fetch.robots). A source's
     # `max_rps` / `max_connections` keys override the first two for its feed's host.
     host_rps: float = Field(default=1.0, gt=0)  # request starts per second per host
     max_poll_interval_s: float = Field(default=7200.0, ge=60)  # adaptive polling's upper bound
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     extract_max_memory_mb: int = Field(default=2048, ge=512)
     # Feed entries processed per store transaction / Prefect task.
     batch_size: int = 100
-    # Caps on one run's work (newsmon.caps): new entries queued per feed per poll (the newest
+    # Caps on one run's work (newsmon.fetch.caps): new entries queued per feed per poll (the newest
     # kept, the rest dropped), and pages fetched per run, shared round-robin across sources (the
     # rest stay queued for the next run). At 1 request/s per host, 1,000 pages is ~17 min of one
     # host's time, and many hosts share a run.
@@ -144,7 +144,7 @@ def _check_slug(value: str) -> str:
 
 
 def _check_query(value: str) -> str:
-    from newsmon.query import QuerySyntaxError, parse_query
+    from newsmon.rules.query import QuerySyntaxError, parse_query
 
     try:
         parse_query(value)
@@ -226,7 +226,7 @@ class AlertConfig(BaseModel):
     name: str
     query: str
     notify: tuple[str, ...] = ()
-    # Pacing (newsmon.pacing): all optional; the default sends each alert at once.
+    # Pacing (newsmon.alerts.pacing): all optional; the default sends each alert at once.
     mode: Literal["immediate", "digest"] = "immediate"
     every: timedelta | None = None  # digest interval, default 1h
     quiet_hours: str | None = None  # "22:00-07:00", in `timezone`
@@ -242,7 +242,7 @@ class AlertConfig(BaseModel):
     @field_validator("notify", mode="before")
     @classmethod
     def _notify_urls(cls, value: Any) -> Any:
-        from newsmon.channels import reference_problems
+        from newsmon.alerts.channels import reference_problems
 
         if isinstance(value, str):
             value = [value]
@@ -264,7 +264,7 @@ class AlertConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        from newsmon.pacing import parse_timezone
+        from newsmon.alerts.pacing import parse_timezone
 
         parse_timezone(value)
         return value
@@ -272,7 +272,7 @@ class AlertConfig(BaseModel):
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str | None) -> str | None:
-        from newsmon.pacing import QuietHours
+        from newsmon.alerts.pacing import QuietHours
 
         if value is not None:
             QuietHours.parse(value)

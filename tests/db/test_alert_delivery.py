@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from newsmon.alerts.notify import DeliveryOutcome, deliver_pending
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.models import Alert, AlertDelivery, AlertMessage
-from newsmon.notify import DeliveryOutcome, deliver_pending
 from newsmon.records import ArticleDraft
 from newsmon.settings import AlertConfig, Config
 from newsmon.store import iter_alerts, store_articles
+from newsmon.store.models import Alert, AlertDelivery, AlertMessage
 from tests.factories import NOW, draft, make_config, ready
 from tests.localserver import LocalServer, RecordedRequest
 from tests.smtpserver import LocalSMTPServer, parts

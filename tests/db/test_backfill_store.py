@@ -10,10 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.backfill import Unit, retag
-from newsmon.models import Alert, AlertDelivery, ArticleTopic
-from newsmon.prepare import Rules
+from newsmon.backfill.plan import Unit, retag
 from newsmon.records import PageFailure
+from newsmon.rules.prepare import Rules
 from newsmon.settings import AlertConfig, Config, TopicConfig
 from newsmon.store import (
     add_backfill_units,
@@ -28,6 +27,7 @@ from newsmon.store import (
     store_articles,
     story_digest,
 )
+from newsmon.store.models import Alert, AlertDelivery, ArticleTopic
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready
 
 CONFIG = make_config()

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.extract import extract_page
-from newsmon.models import Article
-from newsmon.prepare import make_draft
+from newsmon.extract.page import extract_page
 from newsmon.records import FeedEntry, Page
+from newsmon.rules.prepare import make_draft
 from newsmon.store import store_articles
+from newsmon.store.models import Article
 from tests.factories import NOW, make_config, ready
 
 PAGE = Path(__file__).parents[1] / "fixtures" / "pages_messy" / "en_canonical_relative.html"

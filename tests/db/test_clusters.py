@@ -24,9 +24,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.messages import render_alert
-from newsmon.models import Alert, AlertDelivery
-from newsmon.notify import alert_item
+from newsmon.alerts.messages import render_alert
+from newsmon.alerts.notify import alert_item
 from newsmon.records import ArticleDraft
 from newsmon.store import (
     StoreOutcome,
@@ -38,6 +37,7 @@ from newsmon.store import (
     store_articles,
     story_clusters,
 )
+from newsmon.store.models import Alert, AlertDelivery
 from tests.factories import NOW, OTHER_TEXT, WIRE_TEXT, draft, make_config, ready
 
 ROOT = Path(__file__).resolve().parents[2]

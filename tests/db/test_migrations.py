@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import newsmon.models  # noqa: F401
-from newsmon.db import current_revision, upgrade
+import newsmon.store.models  # noqa: F401
+from newsmon.store.db import current_revision, upgrade
 
 
 def test_migrated_schema_matches_models(engine: Engine) -> None:

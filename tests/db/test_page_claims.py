@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.models import Lease
-from newsmon.page_claims import CLAIM_TTL, claim_pages, release_pages
 from newsmon.records import FeedEntry
+from newsmon.store.models import Lease
+from newsmon.store.page_claims import CLAIM_TTL, claim_pages, release_pages
 from tests.factories import NOW
 
 ENTRIES = [FeedEntry(source="wire", url=f"https://wire.example/{n}") for n in range(5)]
@@ -50,7 +50,7 @@ def test_claims_of_a_run_whose_process_is_gone_are_taken_at_once(engine: Engine)
     import subprocess
     import sys
 
-    from newsmon.page_claims import new_holder
+    from newsmon.store.page_claims import new_holder
 
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

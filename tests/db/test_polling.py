@@ -18,11 +18,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.feeds import poll_feed
-from newsmon.http import Fetcher, HttpPolicy
-from newsmon.models import QueuedEntry, Source
+from newsmon.fetch.feeds import poll_feed
+from newsmon.fetch.http import Fetcher, HttpPolicy
+from newsmon.fetch.schedule import PollPolicy
 from newsmon.records import FeedPoll, FeedState
-from newsmon.schedule import PollPolicy
 from newsmon.settings import SourceConfig
 from newsmon.store import (
     PollOutcome,
@@ -35,6 +34,7 @@ from newsmon.store import (
     sync_sources,
     unpark_source,
 )
+from newsmon.store.models import QueuedEntry, Source
 from tests.factories import NOW
 from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
 from tests.pages import rss_feed

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.caps import newest_per_source
+from newsmon.fetch.caps import newest_per_source
 from newsmon.records import FeedEntry
 from newsmon.store import enqueue_entries, queued_entries_fairly
 

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source
 from newsmon.records import FeedPoll, FeedState, PageFailure
 from newsmon.store import (
     PollOutcome,
@@ -29,6 +28,7 @@ from newsmon.store import (
     store_articles,
     sync_sources,
 )
+from newsmon.store.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready
 
 CONFIG = make_config()

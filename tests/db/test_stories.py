@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from newsmon.alerts.notify import deliver_pending
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.db import make_engine, upgrade
-from newsmon.models import Alert, Article, Story, StoryMerge
-from newsmon.notify import deliver_pending
 from newsmon.records import ArticleDraft
 from newsmon.settings import AlertConfig, Config, SourceConfig, StoryUpdates
 from newsmon.store import store_articles
-from newsmon.story_store import iter_stories
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import Alert, Article, Story, StoryMerge
+from newsmon.store.stories import iter_stories
 from tests.conftest import _postgres_database
 from tests.factories import NOW, make_config, ready
 
@@ -71,7 +71,9 @@ def as_draft(item: Any, *, source: str | None = None) -> ArticleDraft:
     )
 
 
-def store(engine: Engine, drafts: Sequence[ArticleDraft], config: Config = CONFIG, **kw: Any) -> None:
+def store(
+    engine: Engine, drafts: Sequence[ArticleDraft], config: Config = CONFIG, **kw: Any
+) -> None:
     with Session(engine) as session, session.begin():
         store_articles(
             session,
@@ -120,12 +122,16 @@ def test_re_running_assigns_nothing_twice(engine: Engine) -> None:
         assert session.scalar(sa.select(sa.func.count()).select_from(StoryMerge)) == merges
 
 
-def test_a_syndicated_copy_is_in_its_clusters_story_and_export_lists_stories(engine: Engine) -> None:
+def test_a_syndicated_copy_is_in_its_clusters_story_and_export_lists_stories(
+    engine: Engine,
+) -> None:
     first = ITEMS[0]
     store(engine, [as_draft(first)])
     store(engine, [as_draft(first, source="copycat")])
     with Session(engine) as session:
-        rows = session.execute(sa.select(Article.duplicate_of, Article.story_id).order_by(Article.id)).all()
+        rows = session.execute(
+            sa.select(Article.duplicate_of, Article.story_id).order_by(Article.id)
+        ).all()
         exported = list(iter_stories(session))
     (head_dup, head_story), (copy_dup, copy_story) = rows
     assert head_dup is None and copy_dup is not None
@@ -228,8 +234,8 @@ def test_once_per_cluster_stays_the_default(engine: Engine) -> None:
 
 
 def test_reprocess_raises_once_per_story_alerts_per_story(engine: Engine) -> None:
-    from newsmon.backfill import retag
-    from newsmon.prepare import Rules
+    from newsmon.backfill.plan import retag
+    from newsmon.rules.prepare import Rules
     from newsmon.store import apply_retags, articles_in_window
 
     by_id = {item.id: item for item in ITEMS}

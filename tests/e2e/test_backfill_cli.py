@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from newsmon.db import make_engine
+from newsmon.store.db import make_engine
 from tests.backfill_site import IN_WINDOW, WINDOW, backfill_site, fixture, write_backfill_config
 from tests.localserver import RecordedRequest
 

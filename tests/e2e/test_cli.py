@@ -102,7 +102,13 @@ def test_ingest_then_export_then_sources(
     assert stories.returncode == 0, stories.stderr
     story_rows = [json.loads(line) for line in stories.stdout.splitlines()]
     assert set(story_rows[0]) == {
-        "id", "headline", "first_seen", "last_seen", "articles", "outlets", "languages"
+        "id",
+        "headline",
+        "first_seen",
+        "last_seen",
+        "articles",
+        "outlets",
+        "languages",
     }
     assert {a["story_id"] for a in articles} == {s["id"] for s in story_rows}
     # The demo's Anbar operation is reported in English and Arabic, then followed up: one story.
@@ -173,9 +179,9 @@ def test_db_upgrade_on_a_fresh_database(tmp_path: Path) -> None:
     # Every branch head (features add migrations on branches of 0001; all are applied).
     from alembic.script import ScriptDirectory
 
-    import newsmon.migrations
+    import newsmon.store.migrations
 
-    heads = ScriptDirectory(str(Path(newsmon.migrations.__file__).parent)).get_heads()
+    heads = ScriptDirectory(str(Path(newsmon.store.migrations.__file__).parent)).get_heads()
     assert f"revision {','.join(sorted(heads))}" in result.stderr
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from newsmon.db import make_engine, upgrade
 from newsmon.records import ArticleDraft
 from newsmon.store import store_articles
+from newsmon.store.db import make_engine, upgrade
 from tests.factories import OTHER_TEXT, draft, make_config, ready
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")

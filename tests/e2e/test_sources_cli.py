@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from newsmon.db import make_engine, upgrade
-from newsmon.models import Source
+from newsmon.fetch.schedule import PARK_AFTER_FAILURES
 from newsmon.records import FeedPoll, FeedState
-from newsmon.schedule import PARK_AFTER_FAILURES
 from newsmon.settings import load_config
 from newsmon.store import PollOutcome, record_polls, sync_sources
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import Source
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")
 

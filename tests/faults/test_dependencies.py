@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from newsmon.app.demo.run import SITE, write_demo_config
 from newsmon.app.demo.server import AlertReceiver, StaticSite
-from newsmon.db import make_engine, upgrade
+from newsmon.store.db import make_engine, upgrade
 from tests.faults.kill_loop import EXPECTED_ALERTS, EXPECTED_ARTICLES
 
 

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from newsmon.db import make_engine, upgrade
 from newsmon.store import iter_alerts, iter_articles
+from newsmon.store.db import make_engine, upgrade
 from tests.factories import NOW
 from tests.localserver import LocalServer
 from tests.pages import WIRE_PARAGRAPHS, article_page, rss_feed

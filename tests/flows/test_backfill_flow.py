@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.db import make_engine, upgrade
-from newsmon.models import Alert, AlertDelivery, Article, ArticleTopic, BackfillProgress
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import Alert, AlertDelivery, Article, ArticleTopic, BackfillProgress
 from tests.backfill_site import (
     IN_WINDOW,
     OUTLETS,
@@ -365,7 +365,7 @@ def test_reprocess_retags_and_raises_new_alerts_once(
     # Resumability: a first run is cut short after one batch (the task the flow runs, called as
     # the flow would), then the flow runs and finishes from there.
     monkeypatch.setenv("NEWSMON_BATCH_SIZE", "10")
-    from newsmon.backfill import backfill_key, make_window, rules_digest
+    from newsmon.backfill.plan import backfill_key, make_window, rules_digest
     from newsmon.settings import Settings, load_config
     from newsmon.tasks.backfill import retag_articles
 

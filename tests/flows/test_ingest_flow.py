@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.db import make_engine, upgrade
-from newsmon.models import QueuedEntry, Source
 from newsmon.store import iter_alerts, iter_articles
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import QueuedEntry, Source
 from tests.localserver import LocalServer
 from tests.pages import (
     ARABIC_PARAGRAPHS,

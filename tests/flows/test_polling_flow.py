@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from newsmon.db import make_engine, upgrade
-from newsmon.models import QueuedEntry, Source
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import QueuedEntry, Source
 from tests.localserver import LocalServer, RecordedRequest
 from tests.pages import WIRE_PARAGRAPHS, article_page, rss_feed
 

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.db import make_engine, upgrade
-from newsmon.models import Alert, Article
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import Alert, Article
 from tests.localserver import LocalServer, RecordedRequest
 from tests.pages import ECONOMY_PARAGRAPHS, WIRE_PARAGRAPHS, article_page, rss_feed
 

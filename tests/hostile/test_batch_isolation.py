@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from newsmon.db import make_engine, upgrade
-from newsmon.models import QueuedEntry
 from newsmon.store import iter_articles
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import QueuedEntry
 from tests.localserver import LocalServer
 from tests.pages import ECONOMY_PARAGRAPHS, WIRE_PARAGRAPHS, article_page, rss_feed
 

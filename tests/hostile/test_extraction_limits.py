@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsmon.extraction_pool import Job, PageExtractor, precheck
+from newsmon.extract.pool import Job, PageExtractor, precheck
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
 from tests.pages import WIRE_PARAGRAPHS, article_page
 

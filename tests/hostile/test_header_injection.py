@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.messages import render_alert, render_digest
+from newsmon.alerts.messages import render_alert, render_digest
 from tests.unit.test_messages import item
 
 HOSTILE_TITLES = [

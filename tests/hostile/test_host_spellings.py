@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.feeds import parse_feed
-from newsmon.robots import robots_url
+from newsmon.fetch.feeds import parse_feed
+from newsmon.fetch.robots import robots_url
 from newsmon.urls import canonical_url, host_key
 
 SPELLINGS = [

@@ -19,10 +19,10 @@ from markdown_it import MarkdownIt
 from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.db import make_engine, upgrade
-from newsmon.models import QueuedEntry, Source
 from newsmon.settings import Settings
 from newsmon.store import iter_alerts, iter_articles
+from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import QueuedEntry, Source
 from tests.hostile import site
 from tests.localserver import LocalServer
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from newsmon.db import make_engine
+from newsmon.store.db import make_engine
 from tests.localserver import LocalServer, RecordedRequest
 from tests.pages import ECONOMY_PARAGRAPHS, WIRE_PARAGRAPHS, article_page, rss_feed
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from newsmon.messages import render_alert, render_digest, safe_link
+from newsmon.alerts.messages import render_alert, render_digest, safe_link
 from tests.unit.test_messages import item
 
 HOSTILE_URLS = [

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from newsmon.channels import Rendered, send_apprise
+from newsmon.alerts.channels import Rendered, send_apprise
 
 TOKEN = "Zq8PathT0kenFromEnv"
 PASSWORD = "Pw0rdFromEnv99"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from newsmon.db import make_engine, upgrade
+from newsmon.store.db import make_engine, upgrade
 from tests.factories import NOW
 from tests.flows.test_alert_channels_flow import read_alert_events, wait_for
 from tests.localserver import LocalServer

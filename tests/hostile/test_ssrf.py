@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from newsmon.http import BlockedAddressError
+from newsmon.fetch.http import BlockedAddressError
+from newsmon.fetch.ssrf import PrivateAccess
 from newsmon.settings import Settings
-from newsmon.ssrf import PrivateAccess
 from tests.localserver import ConnectLog, LocalServer, forbid_non_loopback
 from tests.unit.test_http import PUBLIC_IP, fetch, fetch_error, policy, stub_resolver
 

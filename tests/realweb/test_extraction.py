@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from newsmon.extract import ExtractionError, extract_page
+from newsmon.extract.page import ExtractionError, extract_page
 
 # One pass over 500 pages with two extractors: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]

@@ -8,7 +8,7 @@
     feedparser's titles, links and dates, each difference being one of those explained below.
 
 The oracle and the reference parse come from the corpora's own check_feeds.py, so this layer
-judges exactly as `python check_feeds.py all --parse newsmon.feeds:parse_for_check` does.
+judges exactly as `python check_feeds.py all --parse newsmon.fetch.feeds:parse_for_check` does.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from urllib.parse import urljoin
 import feedparser
 import pytest
 
-from newsmon.feeds import (
+from newsmon.fetch.feeds import (
     FeedParseError,
     feed_entries,
     feedparser_input,
     parse_document,
     strip_html,
 )
-from newsmon.http import Fetcher, FetchError, HttpPolicy
+from newsmon.fetch.http import Fetcher, FetchError, HttpPolicy
 from newsmon.urls import is_http_url
 from tests.localserver import LocalServer
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.backfill import (
+from newsmon.backfill.discover import FeedPage, Sitemap, SitemapLink, SitemapUrl
+from newsmon.backfill.plan import (
     BackfillSummary,
     StoredArticle,
     backfill_key,
@@ -24,11 +25,10 @@ from newsmon.backfill import (
     sitemap_unit,
     unreadable_feed_page,
 )
-from newsmon.discover import FeedPage, Sitemap, SitemapLink, SitemapUrl
-from newsmon.prepare import Rules
+from newsmon.backfill.site_scope import Scope, fallback_scope, owner, site_scope
 from newsmon.records import FeedEntry
+from newsmon.rules.prepare import Rules
 from newsmon.settings import Config, TopicConfig
-from newsmon.site_scope import Scope, fallback_scope, owner, site_scope
 from tests.factories import WIRE_TEXT, make_config
 
 WINDOW = make_window(date(2026, 11, 5), date(2026, 11, 17), today=date(2026, 11, 21))

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from newsmon.backtest import backtest, parse_day, uses_topics
-from newsmon.query import RuleSet, parse_query
+from newsmon.rules.backtest import backtest, parse_day, uses_topics
+from newsmon.rules.query import RuleSet, parse_query
 from newsmon.store import ArchivedArticle
 from tests.factories import OTHER_TEXT, WIRE_TEXT
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.channels import (
+from newsmon.alerts.channels import (
     ChannelError,
     Reference,
     channel_format,

@@ -12,8 +12,8 @@ import logging
 import feedparser
 import pytest
 
-from newsmon.charset import choose_encoding, decode_body, decode_text
-from newsmon.feeds import parse_feed
+from newsmon.fetch.charset import choose_encoding, decode_body, decode_text
+from newsmon.fetch.feeds import parse_feed
 
 ARABIC = "مقتل ثلاثة من عناصر داعش في الأنبار، وأعلنت قيادة العمليات المشتركة تفاصيل العملية"
 PORTUGUESE = "Ibope: simulações de 2º turno; inquérito sobre a votação em São Paulo"
@@ -32,7 +32,7 @@ def test_windows_1256_page_under_a_utf8_header_reads_by_its_meta(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     body = page(ARABIC, meta="windows-1256").encode("cp1256")
-    with caplog.at_level(logging.WARNING, logger="newsmon.charset"):
+    with caplog.at_level(logging.WARNING, logger="newsmon.fetch.charset"):
         decoded = decode_text(
             body, content_type="text/html; charset=utf-8", where="http://news.test/a"
         )

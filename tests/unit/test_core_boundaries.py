@@ -20,7 +20,7 @@ def _core_modules() -> list[str]:
     names = []
     for info in pkgutil.walk_packages([str(CORE)], prefix="newsmon."):
         if info.name.startswith(
-            ("newsmon.flows", "newsmon.tasks", "newsmon.migrations", "newsmon.app")
+            ("newsmon.flows", "newsmon.tasks", "newsmon.store.migrations", "newsmon.app")
         ):
             continue
         names.append(info.name)
@@ -29,7 +29,7 @@ def _core_modules() -> list[str]:
 
 def test_core_modules_are_found() -> None:
     modules = _core_modules()
-    assert "newsmon.store" in modules and "newsmon.query" in modules
+    assert "newsmon.store" in modules and "newsmon.rules.query" in modules
     assert "newsmon.stories.assign" in modules and "newsmon.app.cli" not in modules
 
 

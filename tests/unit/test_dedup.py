@@ -1,4 +1,4 @@
-"""Unit tests for content fingerprints and near-duplicate clustering (newsmon.dedup)."""
+"""Unit tests for content fingerprints and near-duplicate clustering (newsmon.stories.copies)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from newsmon import dedup
-from newsmon.dedup import (
+from newsmon.stories import copies as dedup
+from newsmon.stories.copies import (
     BANDS,
     NEAR_DUPLICATE_THRESHOLD,
     NUM_PERM,
@@ -88,7 +88,7 @@ def test_fingerprint_is_the_same_in_another_process() -> None:
     script = textwrap.dedent(
         """
         import json, sys
-        from newsmon.dedup import fingerprint
+        from newsmon.stories.copies import fingerprint
         out = []
         for title, text in json.load(sys.stdin):
             f = fingerprint(title=title, text=text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from newsmon.digest import AlertLine, StoryLine, escape_markdown, render_digest
+from newsmon.alerts.digest import AlertLine, StoryLine, escape_markdown, render_digest
 
 
 def test_digest_lists_stories_and_alerts_with_safe_markdown() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from newsmon.discover import (
+from newsmon.backfill.discover import (
     SitemapError,
     fetch_robots_sitemaps,
     fetch_sitemap,
@@ -20,7 +20,7 @@ from newsmon.discover import (
     probe_urls,
     robots_sitemaps,
 )
-from newsmon.http import BlockedAddressError, FetchError
+from newsmon.fetch.http import BlockedAddressError, FetchError
 from tests.backfill_site import feed_page, fixture
 from tests.localserver import LocalServer
 
@@ -169,7 +169,7 @@ def test_guessed_page_urls() -> None:
 
 
 def _fetch(policy_private: bool, work: Any) -> Any:
-    from newsmon.http import Fetcher, HttpPolicy
+    from newsmon.fetch.http import Fetcher, HttpPolicy
 
     async def run() -> Any:
         policy = HttpPolicy(user_agent="newsmon-test", allow_private_hosts=policy_private)

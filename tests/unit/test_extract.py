@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.extract import (
+from newsmon.extract.page import (
     ExtractionError,
     detect_language,
     extract_page,
     parse_timestamp,
 )
-from newsmon.extraction_pool import Job as ExtractJob
-from newsmon.extraction_pool import PageExtractor
-from newsmon.http import decode_body
+from newsmon.extract.pool import Job as ExtractJob
+from newsmon.extract.pool import PageExtractor
+from newsmon.fetch.http import decode_body
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
 from tests.pages import WIRE_PARAGRAPHS, article_page
 

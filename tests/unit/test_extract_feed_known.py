@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.extract import TRAFILATURA_OPTIONS, extract_page, parse_html
-from newsmon.extraction_pool import PageExtractor
-from newsmon.page_metadata import read_metadata
+from newsmon.extract.page import TRAFILATURA_OPTIONS, extract_page, parse_html
+from newsmon.extract.page_metadata import read_metadata
+from newsmon.extract.pool import PageExtractor
 from newsmon.records import Extracted, FeedEntry, Page
 from tests.pages import WIRE_PARAGRAPHS, article_page
 

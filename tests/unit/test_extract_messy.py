@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsmon.extract import ExtractionError, extract_page
-from newsmon.language import ISO_639_1, detect_language, iso_639_1
-from newsmon.prepare import Rules, make_draft
-from newsmon.promos import drop_promo_lines
+from newsmon.extract.language import ISO_639_1, detect_language, iso_639_1
+from newsmon.extract.page import ExtractionError, extract_page
+from newsmon.extract.promos import drop_promo_lines
+from newsmon.extract.textdates import read_date
 from newsmon.records import FeedEntry, Page
+from newsmon.rules.prepare import Rules, make_draft
 from newsmon.settings import load_config
-from newsmon.textdates import read_date
 
 PAGES = Path(__file__).parents[1] / "fixtures" / "pages_messy"
 CONFIG_DIR = Path(__file__).parents[2] / "config"
@@ -243,8 +243,8 @@ def test_promo_lines_are_dropped_but_prose_mentioning_reading_is_kept() -> None:
 
 
 def test_the_sites_today_is_not_the_articles_date() -> None:
-    from newsmon.extract import parse_html
-    from newsmon.textdates import published_from_text
+    from newsmon.extract.page import parse_html
+    from newsmon.extract.textdates import published_from_text
 
     html = (
         '<html><body><div class="date-today">الأحد 6 كانون الأول 2026</div>'

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsmon.fetch import fetch_pages
-from newsmon.http import Fetcher, HttpPolicy
+from newsmon.fetch.concurrent import fetch_pages
+from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.records import FeedEntry, PageFailure
 from tests.localserver import ConnectLog, LocalServer, forbid_non_loopback
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-import newsmon.feeds
-from newsmon.feeds import (
+import newsmon.fetch.feeds
+from newsmon.fetch.feeds import (
     FeedParseError,
     cache_max_age,
     parse_feed,
@@ -20,7 +20,7 @@ from newsmon.feeds import (
     rss_ttl_s,
     strip_html,
 )
-from newsmon.http import Fetcher, HttpPolicy
+from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.records import FeedPoll, FeedState
 from tests.localserver import (
     ConnectLog,
@@ -279,7 +279,7 @@ def test_same_body_again_is_unchanged_without_parsing(
     def must_not_parse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an unchanged body was parsed")
 
-    monkeypatch.setattr(newsmon.feeds, "parse_feed", must_not_parse)
+    monkeypatch.setattr(newsmon.fetch.feeds, "parse_feed", must_not_parse)
     again = poll(site.url("/feed"), first.state)
     assert again.status == "unchanged"
     assert again.entries == ()

@@ -24,7 +24,7 @@ import brotli
 import pytest
 import zstandard
 
-from newsmon.http import (
+from newsmon.fetch.http import (
     BlockedAddressError,
     Fetcher,
     FetchError,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsmon.messages import (
+from newsmon.alerts.messages import (
     DIGEST_MAX_ITEMS,
     DIGEST_SNIPPETS,
     AlertItem,

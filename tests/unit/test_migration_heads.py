@@ -7,11 +7,11 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-import newsmon.migrations
+import newsmon.store.migrations
 
 
 def test_migrations_have_exactly_one_head() -> None:
-    folder = Path(newsmon.migrations.__file__).parent
+    folder = Path(newsmon.store.migrations.__file__).parent
     config = Config()
     config.set_main_option("script_location", str(folder))
     heads = ScriptDirectory.from_config(config).get_heads()

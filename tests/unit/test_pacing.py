@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsmon.pacing import (
+from newsmon.alerts.pacing import (
     ChannelHistory,
     DeliveryPolicy,
     QuietHours,

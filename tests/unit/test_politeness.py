@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from newsmon.fetch import host_limits
-from newsmon.http import Fetcher, FetchError, HttpPolicy, Resolver
-from newsmon.politeness import RATE_MARGIN, WINDOW_JITTER_S, HostLimit, Politeness, Slots
+from newsmon.fetch.concurrent import host_limits
+from newsmon.fetch.http import Fetcher, FetchError, HttpPolicy, Resolver
+from newsmon.fetch.politeness import RATE_MARGIN, WINDOW_JITTER_S, HostLimit, Politeness, Slots
 from newsmon.settings import Settings, SourceConfig
 from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
 
@@ -321,7 +321,7 @@ def test_raising_the_limit_admits_waiters() -> None:
 
 
 def test_pages_are_spread_over_hosts_for_batching() -> None:
-    from newsmon.fetch import spread_over_hosts
+    from newsmon.fetch.concurrent import spread_over_hosts
     from newsmon.records import FeedEntry
 
     entries = [
@@ -349,12 +349,14 @@ def test_pages_are_spread_over_hosts_for_batching() -> None:
 def test_pages_are_taken_earliest_published_first_undated_last() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from newsmon.fetch import earliest_published_first
+    from newsmon.fetch.concurrent import earliest_published_first
     from newsmon.records import FeedEntry
 
     when = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     entries = [
-        FeedEntry(source="herald", url="https://a.example/copy", published_at=when + timedelta(hours=1)),
+        FeedEntry(
+            source="herald", url="https://a.example/copy", published_at=when + timedelta(hours=1)
+        ),
         FeedEntry(source="herald", url="https://a.example/undated"),
         FeedEntry(source="wire", url="https://a.example/original", published_at=when),
         FeedEntry(source="wire", url="https://a.example/undated-too"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from newsmon.prepare import Rules, make_draft, prepare_articles
 from newsmon.records import Extracted, FeedEntry, Page
+from newsmon.rules.prepare import Rules, make_draft, prepare_articles
 from tests.factories import WIRE_TEXT, draft, make_config
 
 FEED_DATE = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from newsmon.query import (
+from newsmon.rules.query import (
     MAX_NESTING,
     MatchDocument,
     Query,

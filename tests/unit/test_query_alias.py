@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.query import QuerySyntaxError, RuleSet, parse_query, prepare_document
+from newsmon.rules.query import QuerySyntaxError, RuleSet, parse_query, prepare_document
 
 
 def doc(title: str) -> object:

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsmon.query import (
+from newsmon.rules.query import (
     MatchDocument,
     Query,
     QueryMatch,

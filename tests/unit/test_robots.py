@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from newsmon.fetch import fetch_pages
-from newsmon.http import Fetcher, HttpPolicy
-from newsmon.politeness import HostLimit, Politeness
+from newsmon.fetch.concurrent import fetch_pages
+from newsmon.fetch.http import Fetcher, HttpPolicy
+from newsmon.fetch.politeness import HostLimit, Politeness
+from newsmon.fetch.robots import MAX_CRAWL_DELAY_S, RobotsCache, RobotsRefusal, robots_url
 from newsmon.records import FeedEntry
-from newsmon.robots import MAX_CRAWL_DELAY_S, RobotsCache, RobotsRefusal, robots_url
 from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
 
 ROBOTS = """\

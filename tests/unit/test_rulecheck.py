@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsmon.query import QuerySyntaxError, parse_query
-from newsmon.rulecheck import check_config, explain_query_error, query_warnings
+from newsmon.rules.check import check_config, explain_query_error, query_warnings
+from newsmon.rules.query import QuerySyntaxError, parse_query
 
 SOURCES = "sources:\n  - {name: wire, url: 'https://wire.example/rss'}\n"
 TOPICS = "topics:\n  - {name: drones, query: 'drone OR مسيرة'}\n"

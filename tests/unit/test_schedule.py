@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from newsmon.schedule import (
+from newsmon.fetch.schedule import (
     MAX_BACKOFF,
     PARK_AFTER_FAILURES,
     RECENT_ENTRIES,

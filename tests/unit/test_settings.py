@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.redaction import redact_url
+from newsmon.alerts.redaction import redact_url
 from newsmon.settings import (
     ConfigError,
     Settings,

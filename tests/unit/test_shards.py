@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from newsmon.shards import Shard, parse_shard, shard_number
+from newsmon.fetch.shards import Shard, parse_shard, shard_number
 
 NAMES = [f"source-{i}" for i in range(200)]
 
@@ -23,7 +23,7 @@ def test_shards_partition_the_sources(count: int) -> None:
 
 def test_shard_of_a_name_is_the_same_in_another_process() -> None:
     """Not Python's per-process hash(): every worker must agree without talking to the others."""
-    code = "from newsmon.shards import shard_number; print([shard_number(f'source-{i}', 5) for i in range(50)])"
+    code = "from newsmon.fetch.shards import shard_number; print([shard_number(f'source-{i}', 5) for i in range(50)])"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == str([shard_number(f"source-{i}", 5) for i in range(50)])
 

@@ -70,22 +70,36 @@ def test_features_read_headline_and_lead_only() -> None:
 
 
 def test_translation_pair_scores_above_the_join_threshold_without_shared_words() -> None:
-    en = feats("Ten ISIS militants killed in Wadi al-Tharthar", "Iraqi forces killed 10 Daesh militants in Anbar.")
-    ar = feats("مقتل 10 إرهابيين من داعش في وادي الثرثار", "قتلت القوات 10 من داعش في الأنبار.", "ar")
+    en = feats(
+        "Ten ISIS militants killed in Wadi al-Tharthar",
+        "Iraqi forces killed 10 Daesh militants in Anbar.",
+    )
+    ar = feats(
+        "مقتل 10 إرهابيين من داعش في وادي الثرثار", "قتلت القوات 10 من داعش في الأنبار.", "ar"
+    )
     assert not en.terms & ar.terms
     assert similarity(en, ar, days_apart=0) >= 0.45
 
 
 def test_same_template_in_another_town_is_another_story() -> None:
-    rutba = feats("Security forces kill 4 militants in Rutba", "Forces killed 4 ISIS militants near Rutba.")
-    qaim = feats("Security forces kill 4 militants in al-Qaim", "Forces killed 4 ISIS militants near al-Qaim.")
+    rutba = feats(
+        "Security forces kill 4 militants in Rutba", "Forces killed 4 ISIS militants near Rutba."
+    )
+    qaim = feats(
+        "Security forces kill 4 militants in al-Qaim",
+        "Forces killed 4 ISIS militants near al-Qaim.",
+    )
     assert similarity(rutba, qaim, days_apart=0) == 0.0
 
 
 def test_time_decays_the_score() -> None:
     a = feats("ISIS attack in Rutba", "ISIS attacked an army post in Rutba, Anbar.")
     b = feats("ISIS attack near Rutba", "ISIS fighters attacked a post near Rutba in Anbar.")
-    assert similarity(a, b, days_apart=0) > similarity(a, b, days_apart=4) > similarity(a, b, days_apart=6)
+    assert (
+        similarity(a, b, days_apart=0)
+        > similarity(a, b, days_apart=4)
+        > similarity(a, b, days_apart=6)
+    )
 
 
 def test_an_article_linking_two_stories_merges_them_into_the_oldest() -> None:
@@ -110,7 +124,13 @@ def test_features_survive_storage_as_json() -> None:
 
 def test_update_reasons_and_their_cap() -> None:
     policy = StoryUpdates(new_language=True, new_outlet=True, every_articles=5, max_updates=2)
-    args = {"languages": {"en"}, "outlets": {"wire"}, "articles": 2, "source": "wire", "updates_sent": 0}
+    args = {
+        "languages": {"en"},
+        "outlets": {"wire"},
+        "articles": 2,
+        "source": "wire",
+        "updates_sent": 0,
+    }
     assert update_reason(policy, language="ar", **args) == "language:ar"  # type: ignore[arg-type]
     assert update_reason(policy, language="en", **{**args, "source": "herald"}) == "outlet:herald"  # type: ignore[arg-type]
     assert update_reason(policy, language="en", **{**args, "articles": 4}) == "articles:5"  # type: ignore[arg-type]
@@ -126,20 +146,28 @@ def test_updates_need_once_per_story() -> None:
 
 def test_a_shared_place_alone_does_not_link_two_languages() -> None:
     # Found on the demo site: a feature on smuggling and a drone strike, both in Albu Kamal.
-    en = feats("In Albu Kamal, smugglers work the night", "Smugglers cross near Albu Kamal at night.")
-    ar = feats("غارة بطائرة مسيرة تستهدف سيارة في ريف البوكمال", "استهدفت طائرة مسيرة سيارة في ريف البوكمال.", "ar")
+    en = feats(
+        "In Albu Kamal, smugglers work the night", "Smugglers cross near Albu Kamal at night."
+    )
+    ar = feats(
+        "غارة بطائرة مسيرة تستهدف سيارة في ريف البوكمال",
+        "استهدفت طائرة مسيرة سيارة في ريف البوكمال.",
+        "ar",
+    )
     assert similarity(en, ar, days_apart=0) == 0.0
 
 
 def test_naming_the_same_countries_is_not_a_story() -> None:
     a = feats("Syria's central bank tightens rules", "Syria and Iraq traders react.")
-    b = feats("Iraq and Syria agree to coordinate patrols", "Iraq and Syria will patrol the border.")
+    b = feats(
+        "Iraq and Syria agree to coordinate patrols", "Iraq and Syria will patrol the border."
+    )
     assert not a.entities and not b.entities
     assert similarity(a, b, days_apart=0) < 0.45
 
 
 def test_the_run_digest_lists_stories_with_their_languages() -> None:
-    from newsmon.digest import render_digest, story_section
+    from newsmon.alerts.digest import render_digest, story_section
 
     story = {
         "id": 11,
@@ -163,6 +191,8 @@ def test_an_invalid_gazetteer_in_the_config_folder_refuses_the_config(tmp_path: 
     (tmp_path / "sources.yaml").write_text(
         "sources:\n  - name: wire\n    url: https://wire.example/rss\n", encoding="utf-8"
     )
-    (tmp_path / "gazetteer.yaml").write_text("entries:\n  - {id: Bad Id, kind: place, names: [X]}\n", encoding="utf-8")
+    (tmp_path / "gazetteer.yaml").write_text(
+        "entries:\n  - {id: Bad Id, kind: place, names: [X]}\n", encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=r"gazetteer.yaml: entry 1: id must be"):
         load_config(tmp_path)

@@ -186,7 +186,7 @@ def test_imports_inside_functions_are_seen_and_type_only_ones_are_not() -> None:
         "def run():\n    from prefect import flow\n    from . import store\n"
         "    import importlib\n    importlib.import_module('newsmon.flows.ingest')\n"
     )
-    names = imported_names(source, "newsmon.pacing")
+    names = imported_names(source, "newsmon.summary")
     assert {"prefect.flow", "newsmon.store", "newsmon.flows.ingest"} <= names
     assert "newsmon.settings" not in names
 

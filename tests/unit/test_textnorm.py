@@ -61,7 +61,7 @@ def test_tokenize_with_offsets_points_into_the_original() -> None:
 
 def test_tokenize_with_offsets_keeps_arabic_words_with_harakat_whole() -> None:
     # Harakat are combining marks, not \w: they must not split a word (the bug fixed alongside
-    # newsmon.query), else highlighting and tokenize() would disagree.
+    # newsmon.rules.query), else highlighting and tokenize() would disagree.
     text = "قَالَ الرَّئِيسُ إِنَّ لِداعِشَ"
     tokens = tokenize_with_offsets(text)
     assert [t.norm for t in tokens] == tokenize(text) == ["قال", "الرييس", "ان", "لداعش"]

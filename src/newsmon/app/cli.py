@@ -99,8 +99,14 @@ def _settings_and_config(directory: Path | None) -> tuple[Settings, Config]:
 
 def _prepared_engine(settings: Settings, *, upgrade: bool) -> Any:
     """An engine on a reachable database at the current schema (upgraded here when asked)."""
-    from newsmon.db import DatabaseError, check_connection, current_revision, describe, make_engine
-    from newsmon.db import upgrade as upgrade_schema
+    from newsmon.store.db import (
+        DatabaseError,
+        check_connection,
+        current_revision,
+        describe,
+        make_engine,
+    )
+    from newsmon.store.db import upgrade as upgrade_schema
 
     missing = missing_sqlite_file(settings.database_url)
     if missing is not None and not upgrade:
@@ -192,7 +198,7 @@ def ingest(
     ] = None,
 ) -> None:
     """One pass of the ingest flow over the sources that are due."""
-    from newsmon.shards import parse_shard
+    from newsmon.fetch.shards import parse_shard
 
     settings, loaded = _settings_and_config(config)
     if shard is not None:
@@ -212,7 +218,7 @@ def _nothing_due(engine: Any, settings: Settings, config: Config) -> str:
     """Why a pass polled nothing, when the next poll is, and how to poll now."""
     from sqlalchemy.orm import Session
 
-    from newsmon.schedule import PollPolicy
+    from newsmon.fetch.schedule import PollPolicy
     from newsmon.store import source_health
 
     with Session(engine) as session:
@@ -257,7 +263,7 @@ def run_ingest(
 
 def _reason(err: BaseException) -> str:
     """One line naming what failed, with any database password hidden."""
-    from newsmon.db import describe
+    from newsmon.store.db import describe
 
     text = " ".join(str(getattr(err, "orig", None) or err).split()) or type(err).__name__
     settings = Settings()
@@ -457,7 +463,7 @@ def _export(kind: str, fmt: str, output: Path | None) -> None:
         fail(f"unknown export format {fmt!r}: use jsonl", 2)
     settings = _settings()
     engine = _prepared_engine(settings, upgrade=False)
-    from newsmon.story_store import iter_stories
+    from newsmon.store.stories import iter_stories
 
     records = {
         "articles": iter_articles,
@@ -511,7 +517,7 @@ def export_alerts(fmt: FormatOption = "jsonl", output: OutputOption = None) -> N
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
-    from newsmon.db import current_revision, describe
+    from newsmon.store.db import current_revision, describe
 
     settings = _settings()
     engine = _prepared_engine(settings, upgrade=True)
@@ -535,7 +541,7 @@ def extract(
     ] = False,
 ) -> None:
     """Extract one page as ingest would: clean text, or metadata with --json."""
-    from newsmon.extract import ExtractionError, extract_page
+    from newsmon.extract.page import ExtractionError, extract_page
     from newsmon.urls import canonical_url, is_http_url
 
     url: str | None = None
@@ -568,7 +574,7 @@ def extract(
 
 
 def _decode_file(path: Path) -> str:
-    from newsmon.http import decode_body
+    from newsmon.fetch.http import decode_body
 
     return decode_body(path.read_bytes(), content_type=None)
 
@@ -577,9 +583,9 @@ def _fetch_one(url: str, *, robots: bool = True) -> tuple[str, str]:
     import asyncio
     import functools
 
-    from newsmon.fetch import http_policy
-    from newsmon.http import Fetcher, FetchError
-    from newsmon.robots import RobotsCache
+    from newsmon.fetch.concurrent import http_policy
+    from newsmon.fetch.http import Fetcher, FetchError
+    from newsmon.fetch.robots import RobotsCache
 
     settings = _settings()
 
@@ -618,7 +624,7 @@ def sources(
     """Every source's health: status, last success, last new entry, failures, next poll."""
     from sqlalchemy.orm import Session
 
-    from newsmon.schedule import PollPolicy
+    from newsmon.fetch.schedule import PollPolicy
     from newsmon.store import source_health, unpark_source
 
     settings, loaded = _settings_and_config(config)
@@ -741,7 +747,7 @@ def _when(value: datetime | None) -> str:
 @rules_app.command("check")
 def rules_check(config: ConfigOption = None) -> None:
     """Validate the config files and explain any error (queries shown with a caret)."""
-    from newsmon.rules_cli import run_check
+    from newsmon.app.rules_cli import run_check
 
     settings, problems = _read_settings()  # reported with the config's, not before them
     for problem in problems:
@@ -779,8 +785,8 @@ def rules_test(
     config: ConfigOption = None,
 ) -> None:
     """Run a query over the stored archive: matches per day, and a sample with the matches marked."""
-    from newsmon.backtest import parse_day
-    from newsmon.rules_cli import run_test
+    from newsmon.app.rules_cli import run_test
+    from newsmon.rules.backtest import parse_day
 
     settings = _settings()
     try:
@@ -881,7 +887,7 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder for your setup (created if needed).")],
 ) -> None:
     """A first real setup to edit: config/ (sources, topics, alerts), .env (settings), data/."""
-    from newsmon.firstrun import InitError, next_steps, write_starter
+    from newsmon.app.firstrun import InitError, next_steps, write_starter
 
     try:
         written = write_starter(directory)

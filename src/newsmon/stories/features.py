@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsmon.dedup import strip_dateline
+from newsmon.stories.copies import strip_dateline
 from newsmon.stories.gazetteer import Gazetteer
 from newsmon.textnorm import arabic_variants, tokenize
 

@@ -48,10 +48,10 @@ def run_demo(
     from sqlalchemy.orm import Session
 
     from newsmon.app.demo.server import AlertReceiver, StaticSite
-    from newsmon.db import make_engine, upgrade
     from newsmon.settings import load_config
     from newsmon.store import archive_report, iter_alerts
-    from newsmon.story_store import iter_stories
+    from newsmon.store.db import make_engine, upgrade
+    from newsmon.store.stories import iter_stories
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="newsmon-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)

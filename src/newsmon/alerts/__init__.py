@@ -1,0 +1,1 @@
+"""Alerts: from the outbox to a message people read, paced per channel."""

@@ -1,0 +1,1 @@
+"""Backfill: older articles of a site (sitemaps, feed archives), and re-tagging."""

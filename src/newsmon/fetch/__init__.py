@@ -1,0 +1,1 @@
+"""Fetch: feeds and article pages from the network, politely and safely."""

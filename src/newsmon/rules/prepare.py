@@ -1,0 +1,110 @@
+"""The pure middle of the pipeline: extracted page -> article ready to store.
+
+Canonical URL, fingerprint, topic tags and alert-rule matches are all decided here, without I/O, so
+the store only has to write what it is given (and look up clusters, which needs the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from newsmon.records import ArticleDraft, Extracted, Page
+from newsmon.rules.query import QueryMatch, RuleSet, parse_query, prepare_document
+from newsmon.settings import Config
+from newsmon.stories.copies import Fingerprint, fingerprint
+from newsmon.stories.features import StoryFeatures, story_features
+from newsmon.stories.gazetteer import load_gazetteer
+from newsmon.urls import canonical_url
+
+# Longer URLs are refused: they do not fit a unique index on every engine, and no news site needs them.
+MAX_URL_LENGTH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyArticle:
+    """An article with everything decided except its cluster, which the store looks up."""
+
+    draft: ArticleDraft
+    fingerprint: Fingerprint
+    topics: tuple[str, ...]
+    alert_matches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> terms
+    story: StoryFeatures | None = None  # None: the store computes them (packaged gazetteer)
+
+
+class Rules:
+    """Topics and alert rules of a config, each parsed once, matched many times."""
+
+    def __init__(self, config: Config) -> None:
+        self.topic_queries = {t.name: parse_query(t.query) for t in config.topics}
+        self.alert_queries = {a.name: parse_query(a.query) for a in config.alerts}
+        self._topics = RuleSet(self.topic_queries)
+        self._alerts = RuleSet(self.alert_queries)
+        self.languages = {s.name: s.language for s in config.sources}
+        self.gazetteer = load_gazetteer(config.directory)
+
+    def match(self, draft: ArticleDraft) -> tuple[tuple[str, ...], dict[str, QueryMatch]]:
+        """(topic names, alert rule -> match) for one article; alerts may use `topic:`."""
+        document = prepare_document(
+            title=draft.title, text=draft.text, source=draft.source, language=draft.language
+        )
+        topics = tuple(self._topics.match_all(document))
+        alerts = self._alerts.match_all(document.with_topics(topics))
+        return topics, alerts
+
+
+def make_draft(page: Page, extracted: Extracted, *, language_hint: str | None) -> ArticleDraft:
+    """Merge the page's content with its feed entry: the feed's date wins, it is structured data."""
+    entry = page.entry
+    # A relative canonical (`/news/2026/11/slug`) is resolved against where the page was found.
+    canonical_source = urljoin(page.final_url, extracted.canonical_url or page.final_url)
+    try:
+        canonical = canonical_url(canonical_source)
+    except ValueError:
+        canonical = canonical_url(page.final_url)
+    if _host(canonical) != _host(canonical_url(page.final_url)):
+        # A canonical link to another site is not trusted: it could fold this page into a
+        # different outlet's article (syndication partners do set it, but the page is still ours).
+        canonical = canonical_url(page.final_url)
+    return ArticleDraft(
+        source=entry.source,
+        url=entry.url,
+        final_url=page.final_url,
+        canonical_url=canonical,
+        title=extracted.title or entry.title,
+        text=extracted.text,
+        published_at=entry.published_at or extracted.published_at,
+        author=extracted.author or entry.author,
+        language=extracted.language or language_hint,
+        fetched_at=page.fetched_at,
+    )
+
+
+def prepare_articles(drafts: Sequence[ArticleDraft], rules: Rules) -> list[ReadyArticle]:
+    """Fingerprint and tag each draft."""
+    ready = []
+    for draft in drafts:
+        topics, alerts = rules.match(draft)
+        ready.append(
+            ReadyArticle(
+                draft=draft,
+                fingerprint=fingerprint(title=draft.title, text=draft.text),
+                topics=topics,
+                alert_matches={rule: match.terms for rule, match in alerts.items()},
+                story=story_features(
+                    title=draft.title,
+                    text=draft.text,
+                    language=draft.language,
+                    gazetteer=rules.gazetteer,
+                ),
+            )
+        )
+    return ready
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")

@@ -1,0 +1,1662 @@
+"""The only code that reads and writes the database. Writes are idempotent upserts.
+
+Uniqueness comes from constraints (one article per canonical URL, one alert per rule and cluster),
+so overlapping runs, or a run retried after a crash, never store anything twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from newsmon.alerts.digest import AlertLine, StoryLine
+from newsmon.alerts.pacing import ChannelHistory
+from newsmon.alerts.redaction import redact_url
+from newsmon.backfill.plan import Retag, StoredArticle, Unit
+from newsmon.fetch.schedule import (
+    PollPolicy,
+    adaptive_interval,
+    entry_interval_s,
+    next_poll_after_failure,
+    next_poll_after_success,
+    send_validators,
+    status_after_failure,
+)
+from newsmon.records import FeedEntry, FeedPoll, FeedState, PageFailure
+from newsmon.rules.prepare import ReadyArticle
+from newsmon.settings import SourceConfig, StoryUpdates
+from newsmon.store.models import (
+    Alert,
+    AlertDelivery,
+    AlertMessage,
+    Article,
+    ArticleBand,
+    ArticleTopic,
+    BackfillProgress,
+    Lease,
+    QueuedEntry,
+    Source,
+    UTCDateTime,
+)
+from newsmon.store.stories import assign_story, story_updates
+from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, Candidate, choose_cluster
+from newsmon.stories.features import story_features
+from newsmon.stories.gazetteer import packaged_gazetteer
+from newsmon.urls import canonical_url
+
+# Keeps IN (...) lists well under every engine's bound-parameter limit.
+_CHUNK = 500
+# Serialises cluster assignment between concurrent runs on PostgreSQL (SQLite serialises writers
+# already): two runs storing copies of one story at once must not both start a new cluster.
+_CLUSTER_LOCK_KEY = 0x6E65_7773  # "news"
+
+
+def _no_nul(values: dict[str, Any]) -> dict[str, Any]:
+    """The values with NUL characters removed from strings: PostgreSQL refuses them in text, and
+    a hostile feed or page must not fail the transaction that carries everyone else's articles."""
+    return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in values.items()}
+
+
+def _insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def channel_key(notify_url: str) -> str:
+    """Identity of a notify URL as written in alerts.yaml, without storing the URL (it may hold secrets)."""
+    return hashlib.sha256(notify_url.encode()).hexdigest()
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+def source_config_hash(source: SourceConfig) -> str:
+    """Identity of a source's entry in sources.yaml: any edit changes it (and un-parks the source)."""
+    return hashlib.sha256(source.model_dump_json().encode()).hexdigest()
+
+
+def sync_sources(session: Session, sources: Iterable[SourceConfig]) -> dict[str, Source]:
+    """Make sure every configured source has a state row; return the rows by name.
+
+    A changed URL is a new feed (validators dropped); any change to a source's entry un-parks it
+    and makes it due at once (the person who edited it wants to see the result).
+    """
+    sources = list(sources)
+    by_name = {row.name: row for row in session.scalars(sa.select(Source))}
+    missing = [s for s in sources if s.name not in by_name]
+    # Inserted only when missing: a thousand-row VALUES statement costs more to compile than the
+    # whole SELECT. A concurrent run inserting the same source is fine (DO NOTHING, then read).
+    for chunk in _chunks(missing, 300):
+        statement = _insert(session, Source).values(
+            [
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "status": "new",
+                    "config_hash": source_config_hash(s),
+                }
+                for s in chunk
+            ]
+        )
+        session.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+    if missing:
+        names = [s.name for s in missing]
+        for chunk in _chunks(names):
+            query = sa.select(Source).where(Source.name.in_(chunk))
+            by_name.update((row.name, row) for row in session.scalars(query))
+    for source in sources:
+        row = by_name[source.name]
+        config_hash = source_config_hash(source)
+        if row.url != source.url:
+            # A new URL is a new feed: old validators would hide its entries.
+            row.url, row.etag, row.last_modified, row.body_hash = source.url, None, None, None
+            row.last_full_fetch_at, row.entry_interval_s = None, None
+        if row.config_hash != config_hash:
+            if row.config_hash is not None:
+                if row.status in ("parked", "failing"):
+                    row.status, row.consecutive_failures = "new", 0
+                row.next_poll_at = None
+            row.config_hash = config_hash
+    session.flush()
+    return by_name
+
+
+def due_sources(
+    sources: Iterable[SourceConfig], states: Mapping[str, Source], now: datetime, *, force: bool
+) -> list[SourceConfig]:
+    """Enabled sources whose next poll time has come (all enabled ones with `force`); parked never."""
+    due = []
+    for source in sources:
+        if not source.enabled:
+            continue
+        state = states.get(source.name)
+        if state is not None and state.status == "parked" and not force:
+            continue
+        if force or state is None or state.next_poll_at is None or state.next_poll_at <= now:
+            due.append(source)
+    return due
+
+
+def poll_states(
+    sources: Iterable[SourceConfig],
+    states: Mapping[str, Source],
+    now: datetime,
+    *,
+    policy: PollPolicy = PollPolicy(),
+) -> dict[str, FeedState]:
+    """What each poll sends: validators while the last full body is recent, else none at all
+    (the body hash is always kept, so an unchanged body still costs no parsing)."""
+    result: dict[str, FeedState] = {}
+    for source in sources:
+        row = states.get(source.name)
+        if row is None:
+            result[source.name] = FeedState()
+            continue
+        conditional = send_validators(
+            row.last_full_fetch_at, now, unconditional_after=policy.unconditional_after
+        )
+        result[source.name] = FeedState(
+            etag=row.etag if conditional else None,
+            last_modified=row.last_modified if conditional else None,
+            body_hash=row.body_hash,
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """One poll to record: what came back, the source's config, how many entries were new."""
+
+    poll: FeedPoll
+    source: SourceConfig
+    new_entries: int = 0
+
+
+def record_polls(
+    session: Session,
+    outcomes: Sequence[PollOutcome],
+    *,
+    now: datetime,
+    policy: PollPolicy = PollPolicy(),
+) -> dict[str, Source]:
+    """Store the outcome of many polls: validators, health, and when to poll each next.
+
+    One SELECT and one flush for the lot: a run polling a thousand feeds that all answered 304
+    must not make two thousand round trips.
+    """
+    names = [o.poll.source for o in outcomes]
+    rows: dict[str, Source] = {}
+    for chunk in _chunks(names):
+        query = sa.select(Source).where(Source.name.in_(chunk))
+        rows.update((row.name, row) for row in session.scalars(query))
+    for outcome in outcomes:
+        poll, source = outcome.poll, outcome.source
+        state = rows.get(poll.source)
+        if state is None:
+            state = rows[poll.source] = Source(
+                name=source.name, url=source.url, config_hash=source_config_hash(source)
+            )
+            session.add(state)
+        _apply_poll(state, outcome, now, policy)
+    session.flush()
+    return rows
+
+
+def _apply_poll(state: Source, outcome: PollOutcome, now: datetime, policy: PollPolicy) -> None:
+    poll, source = outcome.poll, outcome.source
+    state.last_polled_at = now
+    if poll.status == "error":
+        state.consecutive_failures += 1
+        state.last_error = (poll.error or "").replace("\x00", "")[:2000]
+        state.status = status_after_failure(state.consecutive_failures, policy.park_after)
+        state.next_poll_at = next_poll_after_failure(
+            now, source.poll_every, state.consecutive_failures, retry_after_s=poll.retry_after_s
+        )
+        return
+    state.consecutive_failures = 0
+    state.last_error = None
+    state.status = "ok"
+    state.last_success_at = now
+    state.etag = poll.state.etag
+    state.last_modified = poll.state.last_modified
+    state.body_hash = poll.state.body_hash
+    if poll.status in ("ok", "unchanged"):
+        state.last_full_fetch_at = now
+    if poll.status == "ok":
+        state.entry_interval_s = entry_interval_s((e.published_at for e in poll.entries), now=now)
+    if outcome.new_entries:
+        state.last_new_entry_at = now
+        state.entries_total += outcome.new_entries
+    quiet_for = now - state.last_new_entry_at if state.last_new_entry_at else None
+    state.next_poll_at = next_poll_after_success(
+        now,
+        source.poll_every,
+        retry_after_s=poll.retry_after_s,
+        max_age_s=poll.max_age_s,
+        ttl_s=poll.ttl_s,
+        entry_interval=state.entry_interval_s,
+        quiet_for=quiet_for,
+        max_interval=policy.max_interval,
+    )
+
+
+def unpark_source(session: Session, name: str) -> str | None:
+    """Clear a source's failures so the next ingest polls it; its previous status (None: unknown)."""
+    state = session.get(Source, name)
+    if state is None:
+        return None
+    previous = state.status
+    state.status, state.consecutive_failures, state.next_poll_at = "new", 0, None
+    return previous
+
+
+# --- which entries are new --------------------------------------------------------------------
+
+
+def new_entries(session: Session, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
+    """Entries neither stored (by feed URL or canonical URL) nor queued already, first of each URL."""
+    unique: dict[str, FeedEntry] = {}
+    for entry in entries:
+        try:
+            key = canonical_url(entry.url)
+        except ValueError:
+            continue
+        unique.setdefault(key, entry)
+    urls = [e.url for e in unique.values()]
+    keys = list(unique)
+    known: set[str] = set()
+    for chunk in _chunks(urls):
+        known.update(session.scalars(sa.select(Article.url).where(Article.url.in_(chunk))))
+        known.update(session.scalars(sa.select(QueuedEntry.url).where(QueuedEntry.url.in_(chunk))))
+    for chunk in _chunks(keys):
+        known.update(
+            session.scalars(
+                sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
+            )
+        )
+    return [entry for key, entry in unique.items() if entry.url not in known and key not in known]
+
+
+def enqueue_entries(session: Session, entries: Sequence[FeedEntry], *, now: datetime) -> None:
+    """Queue entries for fetching (in the caller's transaction: commit it with the poll state)."""
+    for chunk in _chunks(entries, 200):
+        session.execute(
+            _insert(session, QueuedEntry)
+            .values(
+                [
+                    _no_nul(
+                        {
+                            "url": e.url,
+                            "source": e.source,
+                            "guid": e.guid,
+                            "title": e.title,
+                            "published_at": e.published_at,
+                            "author": e.author,
+                            "summary": e.summary,
+                            "attempts": 0,
+                            "queued_at": now,
+                        }
+                    )
+                    for e in chunk
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["url"])
+        )
+
+
+def queued_entries(
+    session: Session, sources: Iterable[str], *, max_attempts: int, limit: int | None = None
+) -> list[FeedEntry]:
+    """Queued entries of these sources still to fetch (new ones and failures to retry), oldest first."""
+    names = list(sources)
+    if not names:
+        return []
+    query = (
+        sa.select(QueuedEntry)
+        .where(QueuedEntry.source.in_(names), QueuedEntry.attempts < max_attempts)
+        .order_by(QueuedEntry.queued_at, QueuedEntry.url)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        FeedEntry(
+            source=row.source,
+            url=row.url,
+            guid=row.guid,
+            title=row.title,
+            published_at=row.published_at,
+            summary=row.summary,
+            author=row.author,
+        )
+        for row in session.scalars(query)
+    ]
+
+
+def queued_entries_fairly(
+    session: Session, sources: Iterable[str], *, max_attempts: int, limit: int
+) -> list[FeedEntry]:
+    """Like `queued_entries`, but at most `limit`, taken round-robin across sources (each
+    source's oldest first): one deep queue cannot crowd the others out of a run's page cap."""
+    names = list(sources)
+    if not names or limit <= 0:
+        return []
+    turn = (
+        sa.func.row_number()
+        .over(
+            partition_by=QueuedEntry.source,
+            order_by=(QueuedEntry.queued_at, QueuedEntry.url),
+        )
+        .label("turn")
+    )
+    ranked = (
+        sa.select(QueuedEntry.url, turn)
+        .where(QueuedEntry.source.in_(names), QueuedEntry.attempts < max_attempts)
+        .subquery()
+    )
+    chosen = sa.select(ranked.c.url).order_by(ranked.c.turn, ranked.c.url).limit(limit)
+    urls = list(session.scalars(chosen))
+    rows: dict[str, QueuedEntry] = {}
+    for chunk in _chunks(urls):
+        rows.update(
+            (row.url, row)
+            for row in session.scalars(sa.select(QueuedEntry).where(QueuedEntry.url.in_(chunk)))
+        )
+    return [
+        FeedEntry(
+            source=row.source,
+            url=row.url,
+            guid=row.guid,
+            title=row.title,
+            published_at=row.published_at,
+            summary=row.summary,
+            author=row.author,
+        )
+        for row in (rows[url] for url in urls if url in rows)
+    ]
+
+
+# --- storing articles -------------------------------------------------------------------------
+
+
+@dataclass
+class StoreOutcome:
+    """What one store transaction did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    already_stored: int = 0
+    alerts: int = 0
+    stored_ids: tuple[int, ...] = ()
+    alert_ids: tuple[int, ...] = ()  # alerts raised (for events, sent once committed)
+    per_source: dict[str, StoreOutcome] = field(default_factory=dict)
+
+    def count(self, source: str, **increments: int) -> None:
+        """Add to the totals and to `source`'s own counts."""
+        row = self.per_source.setdefault(source, StoreOutcome())
+        for name, value in increments.items():
+            setattr(self, name, getattr(self, name) + value)
+            setattr(row, name, getattr(row, name) + value)
+
+
+def store_articles(
+    session: Session,
+    articles: Sequence[ReadyArticle],
+    *,
+    notify_urls: Mapping[str, Sequence[str]],
+    deliver_alerts: bool = True,
+    now: datetime,
+    near_duplicate_threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    story_alerts: Mapping[str, StoryUpdates | None] | None = None,
+) -> StoreOutcome:
+    """Insert articles with cluster, story, bands, topics and alerts (plus outbox rows), in the caller's transaction.
+
+    Articles are stored earliest-published first (fetch time when the date is unknown; ties keep
+    the given order), so that within a batch the original of a syndicated story, not whichever
+    copy was fetched first, heads its cluster. Across runs the earliest *stored* article heads it:
+    an original stored after its copy joins the copy's cluster (clusters are never re-rooted, so
+    alerts and exported cluster ids stay stable).
+
+    `notify_urls` maps each alert rule to its notify URLs as written in the config; each new alert
+    gets one pending delivery per URL unless `deliver_alerts` is false (backfills).
+    `story_alerts` names the rules alerting once per story (`once_per: story`), with their update
+    policy: their alerts are keyed by story id, and updates are raised as the story grows.
+    """
+    story_alerts = story_alerts or {}
+    outcome = StoreOutcome()
+    stored_ids: list[int] = []
+    alert_ids: list[int] = []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLUSTER_LOCK_KEY)))
+    for ready in sorted(articles, key=_publication_order):
+        draft, fp = ready.draft, ready.fingerprint
+        # An empty fingerprint (no words) would "match" every other empty page by its hash.
+        candidates = _candidates(session, fp.exact_hash, fp.band_keys) if fp.shingle_count else []
+        cluster = choose_cluster(fp, candidates, threshold=near_duplicate_threshold)
+        row = _no_nul(
+            {
+                "url": draft.url,
+                "canonical_url": draft.canonical_url,
+                "final_url": draft.final_url,
+                "source": draft.source,
+                "title": draft.title,
+                "text": draft.text,
+                "published_at": draft.published_at,
+                "author": draft.author,
+                "language": draft.language,
+                "exact_hash": fp.exact_hash,
+                "signature": fp.signature,
+                "duplicate_of": cluster,
+                "fetched_at": draft.fetched_at,
+            }
+        )
+        connection = session.connection()
+        inserted = connection.execute(_article_upsert(tuple(row)), row).scalar_one_or_none()
+        # Stored now or before: either way the entry leaves the queue.
+        connection.execute(_dequeue_statement(), {"url": draft.url})
+        if inserted is None:
+            outcome.count(draft.source, already_stored=1)
+            continue
+        article_id = int(inserted)
+        stored_ids.append(article_id)
+        outcome.count(draft.source, stored=1, duplicates=int(cluster is not None))
+        if fp.band_keys:
+            # A cached statement: a 40-row VALUES statement built for each article took ~2 ms to
+            # compile, more than the rest of the insert (benchmarks/dedup_lookup.py, "store ms/art").
+            keys = list(dict.fromkeys(fp.band_keys))
+            dialect = session.get_bind().dialect.name
+            session.connection().execute(
+                _band_insert(dialect),
+                {"band_keys": keys, "article_id": article_id}
+                if dialect == "postgresql"
+                else [{"band_key": key, "article_id": article_id} for key in keys],
+            )
+        if ready.topics:
+            # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
+            connection.execute(
+                sa.insert(ArticleTopic.__table__),
+                [{"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics)],
+            )
+        cluster_id = cluster if cluster is not None else article_id
+        story = assign_story(
+            session,
+            article_id=article_id,
+            cluster_id=cluster,
+            features=ready.story
+            or story_features(
+                title=draft.title,
+                text=draft.text,
+                language=draft.language,
+                gazetteer=packaged_gazetteer(),
+            ),
+            seen_at=_publication_order(ready),
+            now=now,
+        )
+        just_alerted = set()
+        for rule, terms in ready.alert_matches.items():
+            urls = notify_urls.get(rule, ()) if deliver_alerts else ()
+            key = story.story_id if rule in story_alerts else cluster_id
+            raised = _raise_alert(session, rule, key, article_id, terms, urls, now)
+            if raised is not None:
+                just_alerted.add(rule)
+                outcome.count(draft.source, alerts=1)
+                alert_ids.append(raised)
+        if not story.new:
+            # A rule whose alert this very article raised has nothing to update yet.
+            policies = {r: p for r, p in story_alerts.items() if r not in just_alerted}
+            for raised in story_updates(session, story, article_id, draft, policies):
+                urls = notify_urls.get(raised[0], ()) if deliver_alerts else ()
+                update = _raise_alert(
+                    session, raised[0], article_id, article_id, (), urls, now, raised[1]
+                )
+                if update is not None:
+                    outcome.count(draft.source, alerts=1)
+                    alert_ids.append(update)
+    outcome.stored_ids = tuple(stored_ids)
+    outcome.alert_ids = tuple(alert_ids)
+    return outcome
+
+
+def _publication_order(ready: ReadyArticle) -> datetime:
+    return ready.draft.published_at or ready.draft.fetched_at
+
+
+@functools.cache
+def _article_upsert(columns: tuple[str, ...]) -> sa.TextualSelect:
+    """INSERT ... ON CONFLICT (canonical_url) DO NOTHING RETURNING id of these article columns,
+    one cached statement per column set (the row built in `store_articles` names them).
+
+    SQLAlchemy 2.0 compiles the dialects' ON CONFLICT constructs afresh on every execution (they
+    are not cacheable), which cost ~1 ms per article, a quarter of storing it. SQLite (3.35+) and
+    PostgreSQL accept the same upsert text; the bind parameters keep the columns' types, so
+    timestamps are written exactly as the ORM writes them.
+    """
+    table = Article.__table__
+    names = ", ".join(columns)
+    values = ", ".join(f":{name}" for name in columns)
+    return (
+        sa.text(
+            f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
+            "ON CONFLICT (canonical_url) DO NOTHING RETURNING id"
+        )
+        .bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in columns))
+        .columns(id=sa.Integer)
+    )
+
+
+@functools.cache
+def _dequeue_statement() -> sa.Delete:
+    table = QueuedEntry.__table__
+    return sa.delete(table).where(table.c.url == sa.bindparam("url"))
+
+
+@functools.cache
+def _band_insert(dialect: str) -> Any:
+    """Insert an article's band keys: one statement with an array on PostgreSQL, executemany on SQLite.
+
+    Plain INSERTs (the article was just inserted, its keys are distinct: nothing can conflict),
+    because SQLAlchemy 2.0 cannot cache the dialects' INSERT ... ON CONFLICT statements.
+    """
+    table = ArticleBand.__table__
+    if dialect == "postgresql":
+        keys = sa.bindparam("band_keys", type_=postgresql.ARRAY(sa.BigInteger))
+        rows = sa.select(sa.func.unnest(keys), sa.bindparam("article_id", type_=sa.Integer))
+        return sa.insert(table).from_select(["band_key", "article_id"], rows)
+    return sa.insert(table)
+
+
+@functools.cache
+def _candidate_statement(dialect: str) -> sa.Select[Any]:
+    """Stored articles sharing a band key or the exact hash, each once, with what choose_cluster needs.
+
+    Built once per dialect and run with parameters `band_keys` and `exact_hash`: building and
+    compiling the statement for every article cost more than running it (measured: 0.97 ms vs
+    0.30 ms per lookup on a 10k archive, benchmarks/dedup_lookup.py). Core columns, executed on
+    the session's connection, skip the ORM's per-statement work. On PostgreSQL the band keys are
+    one array parameter (`band_key = ANY(:band_keys)`), answered by an index-only scan of
+    article_band's primary key (band_key, article_id).
+    """
+    article, band = Article.__table__, ArticleBand.__table__
+    if dialect == "postgresql":
+        keys = sa.bindparam("band_keys", type_=postgresql.ARRAY(sa.BigInteger))
+        band_match = band.c.band_key == sa.any_(keys)
+    else:
+        band_match = band.c.band_key.in_(sa.bindparam("band_keys", expanding=True))
+    by_band = sa.select(band.c.article_id).where(band_match)
+    by_hash = sa.select(article.c.id).where(article.c.exact_hash == sa.bindparam("exact_hash"))
+    ids = sa.union(by_band, by_hash).subquery()
+    return sa.select(
+        article.c.id, article.c.duplicate_of, article.c.signature, article.c.exact_hash
+    ).where(article.c.id.in_(sa.select(ids.c[0])))
+
+
+def _candidates(session: Session, exact_hash: str, band_keys: Sequence[int]) -> list[Candidate]:
+    statement = _candidate_statement(session.get_bind().dialect.name)
+    rows = session.connection().execute(
+        statement, {"band_keys": list(band_keys), "exact_hash": exact_hash}
+    )
+    return [
+        Candidate(
+            article_id=row.id,
+            cluster_id=row.duplicate_of if row.duplicate_of is not None else row.id,
+            signature=row.signature,
+            exact_hash=row.exact_hash,
+        )
+        for row in rows
+    ]
+
+
+def _raise_alert(
+    session: Session,
+    rule: str,
+    cluster_id: int,
+    article_id: int,
+    terms: Sequence[str],
+    notify_urls: Sequence[str],
+    now: datetime,
+    story_update: str | None = None,
+) -> int | None:
+    """Insert the rule's alert on the cluster (or story) unless it has one; the new alert's id, or None."""
+    alert_id = session.execute(
+        _insert(session, Alert)
+        .values(
+            rule=rule,
+            cluster_id=cluster_id,
+            article_id=article_id,
+            matched=list(terms),
+            created_at=now,
+            attempts=0,
+            story_update=story_update,
+        )
+        .on_conflict_do_nothing(index_elements=["rule", "cluster_id"])
+        .returning(Alert.id)
+    ).scalar_one_or_none()
+    if alert_id is None:
+        return None
+    if notify_urls:
+        session.execute(
+            _insert(session, AlertDelivery)
+            .values(
+                [
+                    {
+                        "alert_id": alert_id,
+                        "channel": channel_key(url),
+                        "channel_label": redact_url(url),
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                    }
+                    for url in dict.fromkeys(notify_urls)
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
+    return int(alert_id)
+
+
+def record_failures(
+    session: Session,
+    failures: Sequence[PageFailure],
+    *,
+    now: datetime,
+    max_attempts: int | None = None,
+) -> None:
+    """Count a failed attempt on each entry's queue row (queued now if it was not), with the reason.
+
+    A failure marked `give_up` (permanent: 404/410, too large, redirect loop, not HTML, disallowed
+    by robots.txt) counts as `max_attempts` at once, so the page is not asked for again on every
+    run; `failure` records which kind the last one was.
+    """
+    for failure in failures:
+        entry = failure.entry
+        give_up = failure.give_up and max_attempts is not None
+        statement = _insert(session, QueuedEntry).values(
+            **_no_nul(
+                {
+                    "url": entry.url,
+                    "source": entry.source,
+                    "guid": entry.guid,
+                    "title": entry.title,
+                    "published_at": entry.published_at,
+                    "author": entry.author,
+                    "summary": entry.summary,
+                    "attempts": max_attempts if give_up else 1,
+                    "stage": failure.stage,
+                    "failure": failure.failure,
+                    "error": failure.error[:2000],
+                    "queued_at": now,
+                    "last_attempt_at": now,
+                }
+            )
+        )
+        attempts: Any = QueuedEntry.attempts + 1
+        if give_up:
+            attempts = sa.case((attempts > max_attempts, attempts), else_=max_attempts)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["url"],
+                set_={
+                    "attempts": attempts,
+                    "error": statement.excluded.error,
+                    "stage": statement.excluded.stage,
+                    "failure": statement.excluded.failure,
+                    "last_attempt_at": statement.excluded.last_attempt_at,
+                },
+            )
+        )
+
+
+# --- alert delivery (the outbox) --------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """One alert to send to one channel, with what the message needs."""
+
+    delivery_id: int
+    alert_id: int
+    rule: str
+    channel: str
+    matched: tuple[str, ...]
+    article_id: int
+    title: str | None
+    url: str
+    source: str
+    published_at: datetime | None
+    text: str
+    cluster_id: int
+    cluster_sources: tuple[str, ...]
+    attempts: int
+    created_at: datetime = _EPOCH  # when the alert was raised
+    next_attempt_at: datetime | None = None
+    channel_label: str = ""
+    story_update: str | None = None  # an update message about a story (newsmon.stories.updates)
+
+
+def pending_deliveries(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int = 1000,
+    due_only: bool = True,
+    channels: Iterable[str] | None = None,
+) -> list[PendingDelivery]:
+    """Deliveries not yet made whose retry time has come (all of them without `due_only`), oldest first.
+
+    `channels` (channel keys) leaves out deliveries to URLs no longer configured, so that they
+    cannot crowd out the rest within `limit`.
+    """
+    conditions = [AlertDelivery.delivered_at.is_(None)]
+    if channels is not None:
+        conditions.append(AlertDelivery.channel.in_(list(channels)))
+    if due_only:
+        conditions.append(
+            sa.or_(AlertDelivery.next_attempt_at.is_(None), AlertDelivery.next_attempt_at <= now)
+        )
+    rows = session.execute(
+        sa.select(AlertDelivery, Alert, Article)
+        .join(Alert, Alert.id == AlertDelivery.alert_id)
+        .join(Article, Article.id == Alert.article_id)
+        .where(*conditions)
+        .order_by(AlertDelivery.id)
+        .limit(limit)
+    ).all()
+    # Read now, not when the alert was raised: copies stored since count ("on 3 outlets").
+    clusters = story_clusters(session, {alert.cluster_id for _, alert, _ in rows})
+    result = []
+    for delivery, alert, article in rows:
+        cluster = clusters.get(alert.cluster_id)
+        result.append(
+            PendingDelivery(
+                delivery_id=delivery.id or 0,
+                alert_id=alert.id or 0,
+                rule=alert.rule,
+                channel=delivery.channel,
+                matched=tuple(alert.matched),
+                article_id=article.id or 0,
+                title=article.title,
+                url=article.url,
+                source=article.source,
+                published_at=article.published_at,
+                text=article.text,
+                cluster_id=alert.cluster_id,
+                cluster_sources=cluster.outlets if cluster else (article.source,),
+                attempts=delivery.attempts,
+                created_at=alert.created_at,
+                next_attempt_at=delivery.next_attempt_at,
+                channel_label=delivery.channel_label,
+                story_update=alert.story_update,
+            )
+        )
+    return result
+
+
+def cluster_sources(session: Session, cluster_id: int) -> tuple[str, ...]:
+    """Distinct outlets carrying a story cluster, earliest first."""
+    cluster = story_clusters(session, [cluster_id]).get(cluster_id)
+    return cluster.outlets if cluster is not None else ()
+
+
+# --- story clusters ---------------------------------------------------------------------------
+# A cluster is its root (the earliest stored article of the story, `duplicate_of` NULL) and every
+# article whose `duplicate_of` is the root's id; its id is the root's. Clusters are flat: a copy
+# of a copy points at the root too, so a cluster is read with two indexed lookups per batch of
+# roots (the primary key and ix_article_duplicate_of), never by scanning the archive.
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCluster:
+    """One story cluster: its size, the outlets carrying it and when it ran."""
+
+    cluster_id: int  # the root's id
+    title: str | None  # the root's title
+    url: str  # the root's URL, as linked from its feed
+    size: int  # articles, the root included
+    outlets: tuple[str, ...]  # distinct sources, by each one's first stored article
+    first_seen: datetime  # earliest publication time of its articles (fetch time when unknown)
+    last_seen: datetime  # latest one: a republication days later moves it
+
+
+def story_clusters(session: Session, cluster_ids: Iterable[int]) -> dict[int, StoryCluster]:
+    """The clusters with these ids (ids of root articles; others are ignored), two queries per 500."""
+    cluster_of = sa.func.coalesce(Article.duplicate_of, Article.id)
+    seen = sa.func.coalesce(Article.published_at, Article.fetched_at)
+    found: dict[int, StoryCluster] = {}
+    for chunk in _chunks(sorted(set(cluster_ids))):
+        roots = {
+            row.id: row
+            for row in session.execute(
+                sa.select(Article.id, Article.title, Article.url).where(
+                    Article.id.in_(chunk), Article.duplicate_of.is_(None)
+                )
+            )
+        }
+        if not roots:
+            continue
+        parts: dict[int, list[tuple[str, int, datetime, datetime]]] = {}
+        for cluster_id, source, count, first, last in session.execute(
+            sa.select(
+                cluster_of, Article.source, sa.func.count(), sa.func.min(seen), sa.func.max(seen)
+            )
+            .where(sa.or_(Article.id.in_(list(roots)), Article.duplicate_of.in_(list(roots))))
+            .group_by(cluster_of, Article.source)
+            .order_by(cluster_of, sa.func.min(Article.id))
+        ):
+            parts.setdefault(cluster_id, []).append((source, count, _utc(first), _utc(last)))
+        for cluster_id, root in roots.items():
+            rows = parts[cluster_id]
+            found[cluster_id] = StoryCluster(
+                cluster_id=cluster_id,
+                title=root.title,
+                url=root.url,
+                size=sum(count for _, count, _, _ in rows),
+                outlets=tuple(source for source, _, _, _ in rows),
+                first_seen=min(first for _, _, first, _ in rows),
+                last_seen=max(last for _, _, _, last in rows),
+            )
+    return found
+
+
+def list_clusters(
+    session: Session, *, min_size: int = 2, since: datetime | None = None, limit: int | None = None
+) -> list[StoryCluster]:
+    """Story clusters of at least `min_size` articles, largest first, then the most recently seen.
+
+    With `since`, only clusters with an article published since then (fetched, when its date is
+    unknown): found through the date indexes, so a daily report does not scan the archive.
+    """
+    cluster_of = sa.func.coalesce(Article.duplicate_of, Article.id)
+    if since is not None:
+        recent = sa.or_(
+            Article.published_at >= since,
+            sa.and_(Article.published_at.is_(None), Article.fetched_at >= since),
+        )
+        ids = list(session.scalars(sa.select(cluster_of).where(recent).distinct()))
+    else:
+        seen = sa.func.coalesce(Article.published_at, Article.fetched_at)
+        ids = list(
+            session.scalars(
+                sa.select(cluster_of)
+                .group_by(cluster_of)
+                .having(sa.func.count() >= min_size)
+                .order_by(sa.func.count().desc(), sa.func.max(seen).desc(), cluster_of)
+                .limit(limit)
+            )
+        )
+    clusters = [
+        c
+        for c in story_clusters(session, ids).values()
+        if c.size >= min_size and (since is None or c.last_seen >= since)
+    ]
+    clusters.sort(key=lambda c: (-c.size, -c.last_seen.timestamp(), c.cluster_id))
+    return clusters[:limit] if limit is not None else clusters
+
+
+def iter_clusters(session: Session) -> Iterator[dict[str, Any]]:
+    """Every story cluster of two or more articles as an export record, largest first."""
+    for cluster in list_clusters(session, min_size=2):
+        yield {
+            "cluster_id": cluster.cluster_id,
+            "title": cluster.title,
+            "url": cluster.url,
+            "size": cluster.size,
+            "outlets": list(cluster.outlets),
+            "first_seen": _iso(cluster.first_seen),
+            "last_seen": _iso(cluster.last_seen),
+        }
+
+
+def _utc(value: datetime | str) -> datetime:
+    """An aggregate's datetime as aware UTC.
+
+    Aggregates (min/max) bypass the column type: SQLite returns naive UTC or text, PostgreSQL an
+    aware datetime.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def record_delivery(
+    session: Session,
+    delivery_id: int,
+    *,
+    ok: bool,
+    error: str | None,
+    now: datetime,
+    retry_at: datetime | None = None,
+) -> None:
+    """Mark one delivery attempt; the alert counts as delivered once every channel has it."""
+    delivery = session.get(AlertDelivery, delivery_id)
+    if delivery is None or delivery.delivered_at is not None:
+        return
+    delivery.attempts += 1
+    if ok:
+        delivery.delivered_at, delivery.last_error = now, None
+    else:
+        delivery.last_error, delivery.next_attempt_at = (error or "failed")[:2000], retry_at
+    alert = session.get(Alert, delivery.alert_id)
+    assert alert is not None
+    alert.attempts = max(alert.attempts, delivery.attempts)
+    session.flush()
+    undelivered = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AlertDelivery)
+        .where(AlertDelivery.alert_id == alert.id, AlertDelivery.delivered_at.is_(None))
+    )
+    if ok and not undelivered:
+        alert.delivered_at = now
+
+
+def record_message(
+    session: Session,
+    *,
+    rule: str,
+    channel: str,
+    kind: str,
+    delivery_ids: Sequence[int],
+    ok: bool,
+    error: str | None,
+    now: datetime,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record one message (an alert or a digest) and the outcome for every delivery it carried."""
+    if ok:
+        session.add(
+            AlertMessage(
+                rule=rule, channel=channel, kind=kind, alerts=len(delivery_ids), sent_at=now
+            )
+        )
+    for delivery_id in delivery_ids:
+        record_delivery(session, delivery_id, ok=ok, error=error, now=now, retry_at=retry_at)
+
+
+def message_history(session: Session, *, now: datetime) -> dict[tuple[str, str], ChannelHistory]:
+    """Per (rule, channel): when a message was last sent, and the send times of the last hour."""
+    history: dict[tuple[str, str], ChannelHistory] = {}
+    for rule, channel, last in session.execute(
+        sa.select(
+            AlertMessage.rule, AlertMessage.channel, sa.func.max(AlertMessage.sent_at)
+        ).group_by(AlertMessage.rule, AlertMessage.channel)
+    ):
+        history[(rule, channel)] = ChannelHistory(last_sent=None if last is None else _utc(last))
+    recent: dict[tuple[str, str], list[datetime]] = {}
+    for rule, channel, sent_at in session.execute(
+        sa.select(AlertMessage.rule, AlertMessage.channel, AlertMessage.sent_at).where(
+            AlertMessage.sent_at > now - timedelta(hours=1)
+        )
+    ):
+        recent.setdefault((rule, channel), []).append(sent_at)
+    for key, times in recent.items():
+        history[key] = ChannelHistory(history[key].last_sent, tuple(sorted(times)))
+    return history
+
+
+@dataclass(frozen=True)
+class RaisedAlert:
+    """A new alert with what a Prefect event about it carries."""
+
+    alert_id: int
+    rule: str
+    cluster_id: int
+    article_id: int
+    matched: tuple[str, ...]
+    title: str | None
+    url: str
+    source: str
+    published_at: datetime | None
+    outlets: tuple[str, ...]
+    created_at: datetime
+
+
+def raised_alerts(session: Session, alert_ids: Sequence[int]) -> list[RaisedAlert]:
+    """The alerts with these ids, with their article and the outlets of their cluster."""
+    found = []
+    for chunk in _chunks(list(alert_ids)):
+        for alert, article in session.execute(
+            sa.select(Alert, Article)
+            .join(Article, Article.id == Alert.article_id)
+            .where(Alert.id.in_(chunk))
+            .order_by(Alert.id)
+        ):
+            found.append(
+                RaisedAlert(
+                    alert_id=alert.id or 0,
+                    rule=alert.rule,
+                    cluster_id=alert.cluster_id,
+                    article_id=article.id or 0,
+                    matched=tuple(alert.matched),
+                    title=article.title,
+                    url=article.url,
+                    source=article.source,
+                    published_at=article.published_at,
+                    outlets=cluster_sources(session, alert.cluster_id),
+                    created_at=alert.created_at,
+                )
+            )
+    return found
+
+
+# --- reading the archive (rule backtests) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedArticle:
+    """What matching a rule needs of a stored article."""
+
+    id: int
+    source: str
+    title: str | None
+    text: str
+    url: str
+    language: str | None
+    published_at: datetime | None
+    fetched_at: datetime
+    cluster_id: int
+    topics: tuple[str, ...] = ()
+
+
+def count_archive(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sources: Sequence[str] = (),
+) -> int:
+    """How many articles `iter_archive` would yield."""
+    query = sa.select(sa.func.count()).select_from(Article)
+    return int(session.scalar(query.where(*_archive_filter(since, until, sources))) or 0)
+
+
+def iter_archive(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sources: Sequence[str] = (),
+    with_topics: bool = False,
+    batch: int = 500,
+) -> Iterator[ArchivedArticle]:
+    """Stored articles published (or, undated, fetched) in [since, until), in id order, in batches."""
+    columns = (
+        Article.id,
+        Article.source,
+        Article.title,
+        Article.text,
+        Article.url,
+        Article.language,
+        Article.published_at,
+        Article.fetched_at,
+        Article.duplicate_of,
+    )
+    conditions = _archive_filter(since, until, sources)
+    last_id = 0
+    while True:
+        rows = session.execute(
+            sa.select(*columns)
+            .where(Article.id > last_id, *conditions)
+            .order_by(Article.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        topics: dict[int, list[str]] = {}
+        if with_topics:
+            for article_id, topic in session.execute(
+                sa.select(ArticleTopic.article_id, ArticleTopic.topic).where(
+                    ArticleTopic.article_id.in_([row.id for row in rows])
+                )
+            ):
+                topics.setdefault(article_id, []).append(topic)
+        for row in rows:
+            yield ArchivedArticle(
+                id=row.id,
+                source=row.source,
+                title=row.title,
+                text=row.text,
+                url=row.url,
+                language=row.language,
+                published_at=row.published_at,
+                fetched_at=row.fetched_at,
+                cluster_id=row.duplicate_of if row.duplicate_of is not None else row.id,
+                topics=tuple(topics.get(row.id, ())),
+            )
+        last_id = rows[-1].id
+
+
+def _archive_filter(
+    since: datetime | None, until: datetime | None, sources: Sequence[str]
+) -> list[Any]:
+    when = sa.func.coalesce(Article.published_at, Article.fetched_at)
+    conditions: list[Any] = []
+    if since is not None:  # coalesce takes its type from its arguments: binds as UTCDateTime
+        conditions.append(when >= since)
+    if until is not None:
+        conditions.append(when < until)
+    if sources:
+        conditions.append(Article.source.in_(list(sources)))
+    return conditions
+
+
+# --- reading for export and reports -----------------------------------------------------------
+
+
+def iter_articles(session: Session, *, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Every article as an export record, in id order, streamed in batches."""
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            sa.select(Article).where(Article.id > last_id).order_by(Article.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        ids = [row.id for row in rows]
+        topics: dict[int, list[str]] = {}
+        for article_id, topic in session.execute(
+            sa.select(ArticleTopic.article_id, ArticleTopic.topic)
+            .where(ArticleTopic.article_id.in_(ids))
+            .order_by(ArticleTopic.article_id, ArticleTopic.topic)
+        ):
+            topics.setdefault(article_id, []).append(topic)
+        clusters = story_clusters(session, {row.duplicate_of or row.id or 0 for row in rows})
+        for row in rows:
+            cluster = clusters[row.duplicate_of or row.id or 0]
+            yield {
+                "id": row.id,
+                "url": row.url,
+                "canonical_url": row.canonical_url,
+                "source": row.source,
+                "title": row.title,
+                "text": row.text,
+                "published_at": _iso(row.published_at),
+                "language": row.language,
+                "topics": topics.get(row.id or 0, []),
+                "duplicate_of": row.duplicate_of,
+                "fetched_at": _iso(row.fetched_at),
+                # Extensions (docs/CONTRACT-EXTENSIONS.md): the story cluster, as of the export.
+                "cluster_id": cluster.cluster_id,
+                "cluster_size": cluster.size,
+                "cluster_outlets": list(cluster.outlets),
+                "story_id": row.story_id,  # newsmon.stories (null: stored before stories)
+            }
+        last_id = rows[-1].id or last_id
+        session.expunge_all()
+
+
+def iter_alerts(session: Session) -> Iterator[dict[str, Any]]:
+    """Every alert as an export record, in id order."""
+    rows = session.execute(
+        sa.select(Alert, Article.url, Article.title)
+        .join(Article, Article.id == Alert.article_id)
+        .order_by(Alert.id)
+    )
+    for alert, url, title in rows:
+        yield {
+            "id": alert.id,
+            "rule": alert.rule,
+            "article_id": alert.article_id,
+            "article_url": url,
+            "title": title,
+            "matched": list(alert.matched),
+            "created_at": _iso(alert.created_at),
+            "delivered_at": _iso(alert.delivered_at),
+            "attempts": alert.attempts,
+            "story_update": alert.story_update,  # newsmon.stories: why an update message was sent
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def source_health(
+    session: Session,
+    sources: Sequence[SourceConfig],
+    *,
+    now: datetime,
+    window_days: int = 7,
+    policy: PollPolicy = PollPolicy(),
+) -> list[dict[str, Any]]:
+    """Health of each configured source (`newsmon sources`).
+
+    `entries_per_day` is the feed's own pace when its entries carry dates (what adaptive polling
+    uses), else the articles stored from it per day over the last `window_days`; `interval` is
+    how often it is polled now (adaptive, before server hints and backoff).
+    """
+    since = now - timedelta(days=window_days)
+    counts: dict[str, int] = {
+        source: int(count)
+        for source, count in session.execute(
+            sa.select(Article.source, sa.func.count())
+            .where(Article.fetched_at >= since)
+            .group_by(Article.source)
+        )
+    }
+    states = {row.name: row for row in session.scalars(sa.select(Source))}
+    rows = []
+    for source in sources:
+        state = states.get(source.name)
+        status = state.status if state else "new"
+        if not source.enabled:
+            status = "disabled"
+        interval = adaptive_interval(
+            source.poll_every,
+            entry_interval=state.entry_interval_s if state else None,
+            quiet_for=now - state.last_new_entry_at if state and state.last_new_entry_at else None,
+            max_interval=policy.max_interval,
+        )
+        feed_pace = state.entry_interval_s if state else None
+        rows.append(
+            {
+                "name": source.name,
+                "url": source.url,
+                "status": status,
+                "last_polled_at": state.last_polled_at if state else None,
+                "last_success_at": state.last_success_at if state else None,
+                "last_new_entry_at": state.last_new_entry_at if state else None,
+                "consecutive_failures": state.consecutive_failures if state else 0,
+                # None: not polled on its own (parked or disabled); `now`: due at the next run.
+                "next_poll_at": None
+                if status in ("parked", "disabled")
+                else max((state.next_poll_at if state else None) or now, now),
+                "interval_s": interval.total_seconds(),
+                "entries_per_day": 86400 / feed_pace
+                if feed_pace
+                else counts.get(source.name, 0) / window_days,
+                "last_error": state.last_error if state else None,
+            }
+        )
+    return rows
+
+
+def archive_report(session: Session) -> dict[str, Any]:
+    """Counts for a person: articles and duplicates per source, topics, multi-outlet stories."""
+    per_source = [
+        {"source": source, "articles": total, "duplicates": int(dups or 0)}
+        for source, total, dups in session.execute(
+            sa.select(
+                Article.source,
+                sa.func.count(),
+                sa.func.sum(sa.case((Article.duplicate_of.is_not(None), 1), else_=0)),
+            )
+            .group_by(Article.source)
+            .order_by(Article.source)
+        )
+    ]
+    topics = [
+        {"topic": topic, "articles": count}
+        for topic, count in session.execute(
+            sa.select(ArticleTopic.topic, sa.func.count())
+            .group_by(ArticleTopic.topic)
+            .order_by(sa.func.count().desc(), ArticleTopic.topic)
+        )
+    ]
+    stories = [
+        {
+            "cluster_id": cluster.cluster_id,
+            "title": cluster.title,
+            "articles": cluster.size,
+            "outlets": list(cluster.outlets),
+        }
+        for cluster in list_clusters(session, min_size=2)
+    ]
+    return {"sources": per_source, "topics": topics, "stories": stories}
+
+
+# --- backfills --------------------------------------------------------------------------------
+
+
+def backfill_units(session: Session, backfill: str) -> list[Unit]:
+    """Every unit recorded for a backfill, in the order they were discovered."""
+    rows = session.scalars(
+        sa.select(BackfillProgress)
+        .where(BackfillProgress.backfill == backfill)
+        .order_by(BackfillProgress.id)
+    )
+    return [
+        Unit(
+            name=row.unit,
+            kind=row.kind,
+            done=row.done,
+            cursor=row.cursor,
+            detail=dict(row.detail or {}),
+        )
+        for row in rows
+    ]
+
+
+def add_backfill_units(
+    session: Session, backfill: str, units: Sequence[Unit], *, now: datetime
+) -> None:
+    """Record units still to do; units already recorded (done or not) are left as they are."""
+    for chunk in _chunks(units, 200):
+        session.execute(
+            _insert(session, BackfillProgress)
+            .values(
+                [
+                    {
+                        "backfill": backfill,
+                        "unit": unit.name,
+                        "kind": unit.kind,
+                        "done": False,
+                        "cursor": unit.cursor,
+                        "detail": dict(unit.detail),
+                        "updated_at": now,
+                    }
+                    for unit in chunk
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["backfill", "unit"])
+        )
+
+
+def save_backfill_unit(session: Session, backfill: str, unit: Unit, *, now: datetime) -> None:
+    """Record a unit's state (done, cursor, detail), whether it was recorded before or not."""
+    values = {
+        "backfill": backfill,
+        "unit": unit.name,
+        "kind": unit.kind,
+        "done": unit.done,
+        "cursor": unit.cursor,
+        "detail": dict(unit.detail),
+        "updated_at": now,
+    }
+    statement = _insert(session, BackfillProgress).values(**values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["backfill", "unit"],
+            set_={k: statement.excluded[k] for k in ("done", "cursor", "detail", "updated_at")},
+        )
+    )
+
+
+def entries_to_backfill(
+    session: Session, entries: Sequence[FeedEntry], *, max_attempts: int
+) -> list[FeedEntry]:
+    """Entries whose page is not stored (by URL or canonical URL) and not given up, one per URL.
+
+    Unlike `new_entries`, a queued entry is still returned while it has attempts left: a backfill
+    run again retries the pages that failed the first time.
+    """
+    unique: dict[str, FeedEntry] = {}
+    for entry in entries:
+        try:
+            unique.setdefault(canonical_url(entry.url), entry)
+        except ValueError:
+            continue
+    urls = [e.url for e in unique.values()]
+    known: set[str] = set()
+    for chunk in _chunks(urls):
+        known.update(session.scalars(sa.select(Article.url).where(Article.url.in_(chunk))))
+        known.update(
+            session.scalars(
+                sa.select(QueuedEntry.url).where(
+                    QueuedEntry.url.in_(chunk), QueuedEntry.attempts >= max_attempts
+                )
+            )
+        )
+    for chunk in _chunks(list(unique)):
+        known.update(
+            session.scalars(
+                sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
+            )
+        )
+    return [entry for key, entry in unique.items() if entry.url not in known and key not in known]
+
+
+def _in_window(start: datetime, end: datetime, sources: Sequence[str] | None) -> list[Any]:
+    # An article without a publication date is placed by when it was fetched.
+    when = sa.func.coalesce(Article.published_at, Article.fetched_at, type_=UTCDateTime())
+    conditions: list[Any] = [when >= start, when < end]
+    if sources is not None:
+        conditions.append(Article.source.in_(list(sources)))
+    return conditions
+
+
+def count_articles_in_window(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    sources: Sequence[str] | None,
+    after_id: int = 0,
+) -> tuple[int, int]:
+    """(articles in the window with ids above `after_id`, their highest id).
+
+    The highest id bounds a reprocess run: articles stored while it runs are tagged by ingest.
+    """
+    count, highest = session.execute(
+        sa.select(sa.func.count(), sa.func.max(Article.id)).where(
+            Article.id > after_id, *_in_window(start, end, sources)
+        )
+    ).one()
+    return int(count or 0), int(highest or 0)
+
+
+def articles_in_window(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    sources: Sequence[str] | None,
+    after_id: int,
+    through_id: int,
+    limit: int,
+) -> list[StoredArticle]:
+    """The next `limit` articles of the window with ids in (after_id, through_id], in id order."""
+    rows = session.scalars(
+        sa.select(Article)
+        .where(Article.id > after_id, Article.id <= through_id, *_in_window(start, end, sources))
+        .order_by(Article.id)
+        .limit(limit)
+    ).all()
+    ids = [row.id for row in rows]
+    topics: dict[int, list[str]] = {}
+    for article_id, topic in session.execute(
+        sa.select(ArticleTopic.article_id, ArticleTopic.topic)
+        .where(ArticleTopic.article_id.in_(ids))
+        .order_by(ArticleTopic.topic)
+    ):
+        topics.setdefault(article_id, []).append(topic)
+    return [
+        StoredArticle(
+            id=row.id or 0,
+            cluster_id=row.duplicate_of if row.duplicate_of is not None else row.id or 0,
+            source=row.source,
+            url=row.url,
+            title=row.title,
+            text=row.text,
+            language=row.language,
+            fetched_at=row.fetched_at,
+            topics=tuple(topics.get(row.id or 0, ())),
+        )
+        for row in rows
+    ]
+
+
+@dataclass
+class RetagOutcome:
+    """What re-tagging one batch changed."""
+
+    articles: Counter[str] = field(default_factory=Counter)  # per source
+    retagged: Counter[str] = field(default_factory=Counter)  # per source: topics changed
+    alerts: Counter[str] = field(default_factory=Counter)  # per source: new alerts
+    alert_ids: list[int] = field(default_factory=list)
+    topics_added: Counter[str] = field(default_factory=Counter)
+    topics_removed: Counter[str] = field(default_factory=Counter)
+
+
+def apply_retags(
+    session: Session,
+    retags: Sequence[Retag],
+    *,
+    notify_urls: Mapping[str, Sequence[str]],
+    deliver_alerts: bool,
+    now: datetime,
+    story_rules: Collection[str] = (),
+) -> RetagOutcome:
+    """Replace each article's topics and raise the alerts it now matches, in the caller's transaction.
+
+    Alerts stay once per (rule, cluster): a cluster that already has the rule's alert gets no new
+    one; rules in `story_rules` (`once_per: story`) once per story. Without `deliver_alerts` new
+    alerts are recorded with no delivery queued.
+    """
+    outcome = RetagOutcome()
+    for item in retags:
+        article = item.article
+        outcome.articles[article.source] += 1
+        if item.removed:
+            session.execute(
+                sa.delete(ArticleTopic).where(
+                    ArticleTopic.article_id == article.id,
+                    ArticleTopic.topic.in_(sorted(item.removed)),
+                )
+            )
+        if item.added:
+            session.execute(
+                _insert(session, ArticleTopic)
+                .values([{"article_id": article.id, "topic": t} for t in sorted(item.added)])
+                .on_conflict_do_nothing()
+            )
+        if item.added or item.removed:
+            outcome.retagged[article.source] += 1
+            outcome.topics_added.update(item.added)
+            outcome.topics_removed.update(item.removed)
+        for rule, terms in item.alert_matches.items():
+            urls = notify_urls.get(rule, ()) if deliver_alerts else ()
+            key = article.cluster_id
+            if rule in story_rules:  # an article stored before stories has none: its cluster
+                key = (
+                    session.scalar(sa.select(Article.story_id).where(Article.id == article.id))
+                    or key
+                )
+            alert_id = _raise_alert(session, rule, key, article.id, terms, urls, now)
+            if alert_id:
+                outcome.alerts[article.source] += 1
+                outcome.alert_ids.append(alert_id)
+    return outcome
+
+
+# --- digests: what a run added, for people ------------------------------------------------------
+
+
+def story_digest(
+    session: Session, article_ids: Sequence[int], *, limit: int = 10
+) -> list[StoryLine]:
+    """The story clusters these articles belong to, most widely carried first (top `limit`)."""
+    cluster_of = sa.func.coalesce(Article.duplicate_of, Article.id)
+    new: Counter[int] = Counter()
+    for chunk in _chunks(list(article_ids)):
+        new.update(
+            dict(
+                session.execute(
+                    sa.select(cluster_of, sa.func.count())
+                    .where(Article.id.in_(chunk))
+                    .group_by(cluster_of)
+                )
+                .tuples()
+                .all()
+            )
+        )
+    sizes: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks(list(new)):
+        for cluster_id, articles, outlets in session.execute(
+            sa.select(cluster_of, sa.func.count(), sa.func.count(sa.distinct(Article.source)))
+            .where(cluster_of.in_(chunk))
+            .group_by(cluster_of)
+        ):
+            sizes[cluster_id] = (outlets, articles)
+    ranked = sorted(new, key=lambda c: (-sizes[c][0], -sizes[c][1], -new[c], c))[:limit]
+    lines = []
+    for cluster_id in ranked:
+        root = session.get(Article, cluster_id)
+        if root is None:
+            continue
+        lines.append(
+            StoryLine(
+                cluster_id=cluster_id,
+                title=root.title,
+                url=root.url,
+                published_at=root.published_at,
+                outlets=cluster_sources(session, cluster_id),
+                articles=sizes[cluster_id][1],
+                new_articles=new[cluster_id],
+            )
+        )
+    return lines
+
+
+def alert_digest(
+    session: Session,
+    *,
+    article_ids: Sequence[int] = (),
+    alert_ids: Sequence[int] = (),
+) -> list[AlertLine]:
+    """Alerts raised on these articles, or with these ids, oldest first."""
+    found: dict[int, AlertLine] = {}
+    channels = (
+        sa.select(sa.func.count())
+        .select_from(AlertDelivery)
+        .where(AlertDelivery.alert_id == Alert.id)
+        .scalar_subquery()
+    )
+    for column, ids in ((Alert.article_id, article_ids), (Alert.id, alert_ids)):
+        for chunk in _chunks(list(ids)):
+            for alert, url, title, count in session.execute(
+                sa.select(Alert, Article.url, Article.title, channels)
+                .join(Article, Article.id == Alert.article_id)
+                .where(column.in_(chunk))
+            ):
+                found[alert.id] = AlertLine(
+                    rule=alert.rule,
+                    title=title,
+                    url=url,
+                    matched=tuple(alert.matched),
+                    delivered=alert.delivered_at is not None,
+                    channels=int(count or 0),
+                )
+    return [found[key] for key in sorted(found)]
+
+
+# --- leases: one run at a time for work that must not run twice at once ------------------------
+
+
+def acquire_lease(
+    session: Session, name: str, holder: str, *, now: datetime, ttl: timedelta
+) -> bool:
+    """Take lease `name` for `ttl` unless another holder has it unexpired; True when taken."""
+    expires = now + ttl
+    session.execute(
+        _insert(session, Lease)
+        .values(name=name, holder="", expires_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    taken = session.execute(
+        sa.update(Lease)
+        .where(Lease.name == name, sa.or_(Lease.expires_at <= now, Lease.holder == holder))
+        .values(holder=holder, expires_at=expires)
+    )
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def release_lease(session: Session, name: str, holder: str, *, now: datetime) -> None:
+    session.execute(
+        sa.update(Lease)
+        .where(Lease.name == name, Lease.holder == holder)
+        .values(holder="", expires_at=now)
+    )

@@ -1,0 +1,388 @@
+"""Stories in the database: the candidate lookup, assignment, merges (the decision is pure:
+newsmon.stories.assign).
+
+Called from the store's batch path (`store.store_articles`) for each article it inserts, inside
+the same transaction and, on PostgreSQL, under the same advisory lock as cluster assignment, so
+ingest and backfill assign stories the same way, concurrent runs one at a time, and an article
+already stored (re-run, retry) is never assigned again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from newsmon.records import ArticleDraft
+from newsmon.settings import StoryUpdates
+from newsmon.store.models import (
+    Alert,
+    Article,
+    Story,
+    StoryFeatureRow,
+    StoryKey,
+    StoryMerge,
+    UTCDateTime,
+)
+from newsmon.stories.assign import WINDOW, StoryCandidate, decide_story
+from newsmon.stories.features import StoryFeatures
+from newsmon.stories.updates import update_reason
+
+# Earlier articles compared per lookup, per index key: the nearest in time on either side. Bounds
+# the work when a key (ISIS, a busy province) is named by thousands of articles in the window;
+# articles of one story are close in time, and its rarer keys (a town) still reach further back.
+PER_KEY_EACH_SIDE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAssignment:
+    """The story an article was put in, whether it started it, and stories merged into it."""
+
+    story_id: int
+    new: bool
+    merged: tuple[int, ...] = ()
+
+
+@functools.cache
+def _candidate_statement(dialect: str) -> Any:
+    """Articles sharing an index key with the new one within the window, with features and story.
+
+    PostgreSQL: per key, the PER_KEY_EACH_SIDE nearest articles before and after, two index range
+    scans of story_key's primary key (key, seen_at, article_id) each. SQLite (one machine, a
+    smaller archive) takes the nearest overall.
+    """
+    if dialect == "postgresql":
+        return (
+            sa.text(
+                """
+            WITH near AS (
+              SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)
+              CROSS JOIN LATERAL (
+                (SELECT article_id FROM story_key
+                  WHERE key = k.key AND seen_at >= :seen AND seen_at <= :hi
+                  ORDER BY seen_at ASC LIMIT :per_side)
+                UNION ALL
+                (SELECT article_id FROM story_key
+                  WHERE key = k.key AND seen_at < :seen AND seen_at >= :lo
+                  ORDER BY seen_at DESC LIMIT :per_side)
+              ) AS n
+            )
+            SELECT f.article_id, f.features, f.seen_at, a.story_id
+            FROM near JOIN story_features f ON f.article_id = near.article_id
+            JOIN article a ON a.id = f.article_id
+            WHERE a.story_id IS NOT NULL
+            """
+            )
+            .bindparams(
+                sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)),
+                sa.bindparam("seen", type_=UTCDateTime()),
+                sa.bindparam("lo", type_=UTCDateTime()),
+                sa.bindparam("hi", type_=UTCDateTime()),
+            )
+            .columns(
+                article_id=sa.Integer, features=sa.JSON, seen_at=UTCDateTime(), story_id=sa.Integer
+            )
+        )
+    key, features, article = StoryKey.__table__, StoryFeatureRow.__table__, Article.__table__
+    lo = sa.bindparam("lo", type_=key.c.seen_at.type)
+    hi = sa.bindparam("hi", type_=key.c.seen_at.type)
+    seen = sa.bindparam("seen", type_=key.c.seen_at.type)
+    nearest = (
+        sa.select(key.c.article_id)
+        .where(
+            key.c.key.in_(sa.bindparam("keys", expanding=True)),
+            key.c.seen_at >= lo,
+            key.c.seen_at <= hi,
+        )
+        .order_by(sa.func.abs(sa.func.julianday(key.c.seen_at) - sa.func.julianday(seen)))
+        .limit(sa.bindparam("limit"))
+    ).subquery()
+    return (
+        sa.select(
+            features.c.article_id, features.c.features, features.c.seen_at, article.c.story_id
+        )
+        .join(article, article.c.id == features.c.article_id)
+        .where(features.c.article_id.in_(sa.select(nearest.c.article_id)))
+        .where(article.c.story_id.is_not(None))
+    )
+
+
+def story_candidates(
+    session: Session, features: StoryFeatures, seen_at: datetime
+) -> list[StoryCandidate]:
+    """Stored articles that share an index key with `features` within the story window."""
+    keys = features.index_keys()
+    if not keys:
+        return []
+    dialect = session.get_bind().dialect.name
+    rows = session.connection().execute(
+        _candidate_statement(dialect),
+        {
+            "keys": keys,
+            "lo": seen_at - WINDOW,
+            "hi": seen_at + WINDOW,
+            "seen": seen_at,
+            "per_side": PER_KEY_EACH_SIDE,
+            "limit": 2 * PER_KEY_EACH_SIDE * len(keys),
+        },
+    )
+    return [
+        StoryCandidate(
+            article_id=row.article_id,
+            story_id=row.story_id,
+            features=StoryFeatures.from_json(row.features),
+            seen_at=row.seen_at,
+        )
+        for row in rows
+    ]
+
+
+def assign_story(
+    session: Session,
+    *,
+    article_id: int,
+    cluster_id: int | None,
+    features: StoryFeatures,
+    seen_at: datetime,
+    now: datetime,
+) -> StoryAssignment:
+    """Put a just-inserted article in a story: its copy cluster's, or one its features link it to."""
+    connection = session.connection()
+    article = Article.__table__
+    if cluster_id is not None:
+        # A copy belongs where its cluster is; it adds no features (its text is the original's).
+        story_id = connection.execute(
+            sa.select(article.c.story_id).where(article.c.id == cluster_id)
+        ).scalar_one_or_none()
+        new = story_id is None
+        if story_id is None:  # the cluster began before stories existed: it becomes one
+            story_id = cluster_id
+            connection.execute(sa.insert(Story.__table__).values(id=story_id, created_at=now))
+            _set_story(session, (cluster_id,), story_id)
+        _set_story(session, (article_id,), story_id)
+        return StoryAssignment(story_id, new)
+    decision = decide_story(features, seen_at, story_candidates(session, features, seen_at))
+    if decision.story_id is None:
+        story_id, new = article_id, True
+        connection.execute(sa.insert(Story.__table__).values(id=story_id, created_at=now))
+    else:
+        story_id, new = decision.story_id, False
+    _set_story(session, (article_id,), story_id)
+    for loser in decision.merge:
+        merge_story(
+            session, loser, into=story_id, article_id=article_id, score=decision.score, now=now
+        )
+    connection.execute(
+        sa.insert(StoryFeatureRow.__table__).values(
+            article_id=article_id, seen_at=seen_at, features=features.to_json()
+        )
+    )
+    keys = list(dict.fromkeys(features.index_keys()))
+    if keys:
+        connection.execute(
+            sa.insert(StoryKey.__table__),
+            [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
+        )
+    return StoryAssignment(story_id, new, decision.merge)
+
+
+def _set_story(session: Session, article_ids: Sequence[int], story_id: int) -> None:
+    article = Article.__table__
+    session.connection().execute(
+        sa.update(article).where(article.c.id.in_(article_ids)).values(story_id=story_id)
+    )
+
+
+def merge_story(
+    session: Session, story_id: int, *, into: int, article_id: int, score: float, now: datetime
+) -> None:
+    """Move a story's articles into an older story and record the merge."""
+    connection = session.connection()
+    article, story = Article.__table__, Story.__table__
+    connection.execute(
+        sa.update(article).where(article.c.story_id == story_id).values(story_id=into)
+    )
+    connection.execute(sa.update(story).where(story.c.id == story_id).values(merged_into=into))
+    connection.execute(
+        sa.update(story).where(story.c.merged_into == story_id).values(merged_into=into)
+    )
+    connection.execute(
+        sa.insert(StoryMerge.__table__).values(
+            story_id=story_id, into_story_id=into, article_id=article_id, score=score, merged_at=now
+        )
+    )
+
+
+def story_carriers(
+    session: Session, story_id: int, *, excluding: int
+) -> tuple[set[str], set[str], int]:
+    """(languages, outlets, article count) of a story's articles other than `excluding`."""
+    article = Article.__table__
+    rows = session.connection().execute(
+        sa.select(article.c.language, article.c.source).where(
+            article.c.story_id == story_id, article.c.id != excluding
+        )
+    )
+    languages: set[str] = set()
+    outlets: set[str] = set()
+    count = 0
+    for language, source in rows:
+        count += 1
+        outlets.add(source)
+        if language:
+            languages.add(language)
+    return languages, outlets, count
+
+
+def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
+    """Every story, oldest first, in one streamed scan: what `newsmon export stories` writes.
+
+    A story merged into another has no articles left, so it is not listed (story_merge keeps it).
+    """
+    article = Article.__table__
+    rows = (
+        session.connection()
+        .execution_options(yield_per=1000)
+        .execute(
+            sa.select(
+                article.c.story_id,
+                article.c.id,
+                article.c.title,
+                article.c.source,
+                article.c.language,
+                article.c.published_at,
+                article.c.fetched_at,
+            )
+            .where(article.c.story_id.is_not(None))
+            .order_by(article.c.story_id, article.c.id)
+        )
+    )
+    group: list[Any] = []
+    for row in rows:
+        if group and row.story_id != group[0].story_id:
+            yield _story_record(group)
+            group = []
+        group.append(row)
+    if group:
+        yield _story_record(group)
+
+
+def _story_record(rows: Sequence[Any]) -> dict[str, Any]:
+    seen = [row.published_at or row.fetched_at for row in rows]
+    story_id = rows[0].story_id
+    head = next((row for row in rows if row.id == story_id), rows[0])
+    return {
+        "id": story_id,
+        "headline": head.title,
+        "first_seen": _iso(min(seen)),
+        "last_seen": _iso(max(seen)),
+        "articles": [row.id for row in rows],
+        "outlets": sorted({row.source for row in rows}),
+        "languages": sorted({row.language for row in rows if row.language}),
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def story_alert_state(session: Session, rule: str, story_id: int) -> tuple[bool, int]:
+    """(whether the rule has its alert on the story, how many update messages it raised since)."""
+    alert, article = Alert.__table__, Article.__table__
+    connection = session.connection()
+    alerted = connection.execute(
+        sa.select(alert.c.id).where(
+            alert.c.rule == rule, alert.c.cluster_id == story_id, alert.c.story_update.is_(None)
+        )
+    ).first()
+    if alerted is None:
+        return False, 0
+    updates = connection.execute(
+        sa.select(sa.func.count())
+        .select_from(alert.join(article, article.c.id == alert.c.article_id))
+        .where(
+            alert.c.rule == rule,
+            alert.c.story_update.is_not(None),
+            article.c.story_id == story_id,
+        )
+    ).scalar_one()
+    return True, int(updates)
+
+
+def story_updates(
+    session: Session,
+    story: StoryAssignment,
+    article_id: int,
+    draft: ArticleDraft,
+    policies: Mapping[str, StoryUpdates | None],
+) -> list[tuple[str, str]]:
+    """(rule, reason) of each update message the article brings to a story already alerted on."""
+    wanted = {rule: policy for rule, policy in policies.items() if policy is not None}
+    if not wanted:
+        return []
+    languages, outlets, count = story_carriers(session, story.story_id, excluding=article_id)
+    found = []
+    for rule, policy in sorted(wanted.items()):
+        alerted, sent = story_alert_state(session, rule, story.story_id)
+        if not alerted:
+            continue
+        reason = update_reason(
+            policy,
+            languages=languages,
+            outlets=outlets,
+            articles=count,
+            language=draft.language,
+            source=draft.source,
+            updates_sent=sent,
+        )
+        if reason is not None:
+            found.append((rule, reason))
+    return found
+
+
+def touched_stories(
+    session: Session, article_ids: Sequence[int], *, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The stories these articles joined or began, as export records with `new_articles` added,
+    most languages, then most outlets and articles first (top `limit`): a run's digest."""
+    article = Article.__table__
+    new: dict[int, int] = {}
+    ids = list(article_ids)
+    for start in range(0, len(ids), 500):
+        for story_id, count in session.connection().execute(
+            sa.select(article.c.story_id, sa.func.count())
+            .where(article.c.id.in_(ids[start : start + 500]), article.c.story_id.is_not(None))
+            .group_by(article.c.story_id)
+        ):
+            new[story_id] = int(count)
+    records = []
+    for story_id, count in new.items():
+        rows = (
+            session.connection()
+            .execute(
+                sa.select(
+                    article.c.story_id,
+                    article.c.id,
+                    article.c.title,
+                    article.c.source,
+                    article.c.language,
+                    article.c.published_at,
+                    article.c.fetched_at,
+                )
+                .where(article.c.story_id == story_id)
+                .order_by(article.c.id)
+            )
+            .all()
+        )
+        if rows:
+            records.append({**_story_record(rows), "new_articles": count})
+    records.sort(
+        key=lambda r: (-len(r["languages"]), -len(r["outlets"]), -len(r["articles"]), r["id"])
+    )
+    return records[:limit]
