@@ -76,10 +76,10 @@ def test_the_starter_feeds_are_the_shipped_ones_switched_off() -> None:
     from newsmon.settings import load_config
 
     shipped = load_config(REPO / "config")
-    starter = load_config(REPO / "src" / "newsmon" / "starter")
+    starter = load_config(REPO / "src" / "newsmon" / "app" / "starter")
     assert [(s.name, s.url) for s in starter.sources] == [(s.name, s.url) for s in shipped.sources]
     assert not any(s.enabled for s in starter.sources)
     for name in ("topics.yaml", "alerts.yaml", "example.env"):
-        assert (REPO / "src" / "newsmon" / "starter" / name).read_bytes() == (
+        assert (REPO / "src" / "newsmon" / "app" / "starter" / name).read_bytes() == (
             REPO / "config" / name
         ).read_bytes(), f"{name}: the starter copy differs from config/{name}"
