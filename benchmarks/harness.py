@@ -5,11 +5,11 @@ Benchmarks are run as scripts (`.venv/bin/python benchmarks/NAME.py`), so this f
 sys.path and they import this module as `harness`; so do the processes they spawn.
 
 run.py could reuse (it does not yet; it still has its own copies):
-- `LoopbackHost` and `SiteProcess` for its `_Handler`/`_Server`/`SiteHost`/`serve_site`/`RemoteSite`
-  (its "limit" command becomes an entry of `Sites.commands`, "requests" and "cpu" are built in);
+- `LoopbackHost` and `SiteProcess(..., daemon=False)` for its `_Handler`/`_Server`/`SiteHost`/
+  `serve_site`/`RemoteSite` ("limit", which starts a process pool, becomes an entry of
+  `Sites.commands`; "requests" and "cpu" are built in);
 - `bench_environment` for its os.environ block, `start_prefect` for its warm-up flow,
-  `write_sources` for the sources.yaml half of its `write_config`;
-- `report.format_table` (first column left) for its label/value rows.
+  `write_sources` for the sources.yaml half of its `write_config` (-88 lines, tried on a copy).
 """
 
 from __future__ import annotations
@@ -113,12 +113,15 @@ class SiteProcess:
     module-level function of the benchmark). The parent's handle: `hello`, `pid`, `ask(command)`
     with the built-in commands "stats" (each host's sorted arrival times), "reset" (clear them),
     "requests" (all hosts' count so far), "cpu" (seconds the process used) and "stop".
+
+    `daemon=False` lets a command start processes of its own (a pool); the caller must then
+    close() it even when the benchmark fails, or the interpreter waits for it at exit.
     """
 
-    def __init__(self, build: Callable[..., Sites], *args: Any) -> None:
+    def __init__(self, build: Callable[..., Sites], *args: Any, daemon: bool = True) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs, build, args), daemon=True)
+        self._process = context.Process(target=_serve, args=(theirs, build, args), daemon=daemon)
         self._process.start()
         self.hello: Any = self._conn.recv()
         self.pid = self._process.pid

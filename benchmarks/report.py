@@ -3,8 +3,6 @@
 Imported as `report` by benchmarks run as scripts (this folder is first on sys.path). dedup_eval.py
 and stories_eval.py are also loaded by path from tests, without this folder on sys.path: they
 import it inside main() only.
-
-run.py could reuse `format_table(..., first_left=True)` for its label/value rows.
 """
 
 from __future__ import annotations
