@@ -54,7 +54,6 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
     A safety net under newsmon's own SSRF guard: if the guard were broken, a test fails here
     instead of sending a request to a private or public address. Tests see it as `connections`.
     """
-
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def refuse_unless_loopback(sock: socket.socket, address: object) -> None:
