@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from newsmon.rules.query import Query, RuleSet, parse_query, prepare_document
 from newsmon.textnorm import tokenize
+from report import best_of
 
 LATIN = "bcdfghjklmnprstvz"
 VOWELS = "aeiou"
@@ -116,8 +117,8 @@ def measure(articles: int = 2000, rules: int = 1000, repeat: int = 3) -> dict[st
                 prepare_document(title=title, text=text, source=source, language=lang)
             )
 
-    timed(prepare_and_match, 1)  # fills the word -> rules memory, as a long-running worker has
-    best = timed(prepare_and_match, repeat)
+    best_of(prepare_and_match, 1)  # fills the word -> rules memory, as a long-running worker has
+    best = best_of(prepare_and_match, repeat)
     return {"match_articles_per_s": len(made_articles) / best, "rules": len(made_rules)}
 
 
@@ -150,11 +151,11 @@ def main() -> None:
             tokenize(title)
             tokenize(text)
 
-    first = timed(prepare_and_match, 1)  # the first pass also fills the word -> rules memory
+    first = best_of(prepare_and_match, 1)  # the first pass also fills the word -> rules memory
     results = {
-        "prepare + match_all": timed(prepare_and_match, args.repeat),
-        "  of which prepare_document": timed(prepare_only, args.repeat),
-        "    of which textnorm.tokenize": timed(tokenize_only, args.repeat),
+        "prepare + match_all": best_of(prepare_and_match, args.repeat),
+        "  of which prepare_document": best_of(prepare_only, args.repeat),
+        "    of which textnorm.tokenize": best_of(tokenize_only, args.repeat),
     }
     words = sum(len(t.split()) + len(x.split()) for t, x, _, _ in articles) / len(articles)
     print(f"{len(rules)} rules over {term_count} terms; {len(articles)} articles")
@@ -164,16 +165,6 @@ def main() -> None:
     for what, seconds in results.items():
         per_article = seconds / len(articles)
         print(f"{what}: {1 / per_article:,.0f} articles/s ({per_article * 1e6:.0f} µs/article)")
-
-
-def timed(run: Callable[[], None], repeat: int) -> float:
-    """Best wall time of `repeat` runs, in seconds."""
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 if __name__ == "__main__":

@@ -320,13 +320,11 @@ def throughput(items: Sequence[Item], *, words: int = 600, count: int = 500) -> 
 
 
 def _table(title: str, rows: dict[str, dict[str, Any]], columns: Sequence[str]) -> str:
-    width = max([len(title), *(len(k) for k in rows)]) + 2
-    widths = [max(10, len(c) + 2) for c in columns]
-    lines = [title.ljust(width) + "".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
-    for name, row in rows.items():
-        cells = "".join(str(row.get(c, "")).rjust(w) for c, w in zip(columns, widths, strict=True))
-        lines.append(name.ljust(width) + cells)
-    return "\n".join(lines)
+    # Imported here: tests load this file by path, without benchmarks/ on sys.path.
+    from report import format_table
+
+    cells = [[name, *(str(row.get(c, "")) for c in columns)] for name, row in rows.items()]
+    return format_table([title, *columns], cells, first_left=True, min_width=8)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

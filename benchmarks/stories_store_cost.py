@@ -8,7 +8,6 @@ NEWSMON_TEST_POSTGRES_URL is set) PostgreSQL; each variant repeated, best round 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -19,30 +18,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import newsmon.store
+from harness import scratch_database
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.settings import Config, SourceConfig
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.stories import StoryAssignment
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _items() -> list[Any]:
-    spec = importlib.util.spec_from_file_location("se", ROOT / "benchmarks" / "stories_eval.py")
-    assert spec is not None and spec.loader is not None
-    module: Any = importlib.util.module_from_spec(spec)
-    sys.modules["se"] = module
-    spec.loader.exec_module(module)
-    return list(module.load_items())
+from stories_eval import Item, load_items
 
 
-def _ready(items: list[Any], run: int) -> list[ReadyArticle]:
+def _ready(items: list[Item], run: int) -> list[ReadyArticle]:
     sources = sorted({i.source for i in items})
     config = Config(
         Path("config"),
@@ -72,7 +60,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    items = _items()
+    items = load_items()
     real = newsmon.store.assign_story
 
     def no_story(session: Session, **kw: Any) -> StoryAssignment:
@@ -110,17 +98,9 @@ def _engines() -> Iterator[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as folder:
         yield "sqlite", f"sqlite:///{folder}/cost.db"
     admin = os.environ.get("NEWSMON_TEST_POSTGRES_URL")
-    if not admin:
-        return
-    name = f"newsmon_bench_cost_{uuid.uuid4().hex[:8]}"
-    libpq = make_url(admin).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield "postgresql", make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if admin:
+        with scratch_database(admin, f"newsmon_bench_cost_{uuid.uuid4().hex[:8]}") as url:
+            yield "postgresql", url
 
 
 if __name__ == "__main__":

@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from harness import default_postgres_url, libpq_url, scratch_database
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.stories import story_candidates
 from newsmon.stories.assign import decide_story
@@ -45,22 +43,6 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 EVERY_S = 31.5
 STORY_SIZE = 5
 PLACES, ACTORS, TERMS = 150, 10, 4000
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def database(admin_url: str, name: str) -> Iterator[str]:
-    with psycopg.connect(_libpq(admin_url), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(_libpq(admin_url), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def key_names() -> list[tuple[str, int]]:
@@ -107,7 +89,7 @@ JOIN bench_key k ON k.name IN ('e:place' || (s * 7 %% 150), 'e:actor' || (s %% 1
 
 def grow(url: str, lo: int, hi: int) -> float:
     started = time.perf_counter()
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         for chunk in range(lo, hi + 1, 100_000):
             params = {"start": START, "lo": chunk, "hi": min(hi, chunk + 99_999)}
             for statement in GROW.split(";\n"):
@@ -183,16 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--lookups", type=int, default=300)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("NEWSMON_TEST_POSTGRES_URL")
-        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    )
+    parser.add_argument("--postgres-url", default=default_postgres_url())
     parser.add_argument("--database", default="newsmon_bench_stories")
     args = parser.parse_args(argv)
-    with database(args.postgres_url, args.database) as url:
+    with scratch_database(args.postgres_url, args.database) as url:
         upgrade(make_engine(url))
-        with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_key (name text PRIMARY KEY, hash bigint)")
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO bench_key VALUES (%s, %s)", key_names())

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from tests.localserver import LocalServer
+from tests.localserver import ConnectLog, LocalServer, forbid_non_loopback
 
 pytest_plugins = ["tests.ci_policy"]
 
@@ -48,14 +48,12 @@ def _postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
     """The network rule, enforced: code in the test process may connect to loopback only.
 
     A safety net under newsmon's own SSRF guard: if the guard were broken, a test fails here
-    instead of sending a request to a private or public address.
+    instead of sending a request to a private or public address. Tests see it as `connections`.
     """
-    from tests.localserver import forbid_non_loopback
-
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def refuse_unless_loopback(sock: socket.socket, address: object) -> None:
@@ -76,7 +74,14 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    forbid_non_loopback(monkeypatch)
+    return forbid_non_loopback(monkeypatch)
+
+
+@pytest.fixture
+def connections(_loopback_only: ConnectLog) -> ConnectLog:
+    """Every connect the HTTP client attempted in this test (all to 127.0.0.1, or it failed);
+    `connections.routes[PUBLIC_IP] = "127.0.0.1"` lets a test pose as a public host."""
+    return _loopback_only
 
 
 @pytest.fixture
@@ -84,6 +89,12 @@ def local_server() -> Iterator[LocalServer]:
     """A programmable HTTP server on 127.0.0.1 for one test."""
     with LocalServer() as server:
         yield server
+
+
+@pytest.fixture
+def server(local_server: LocalServer) -> LocalServer:
+    """`local_server`, by the shorter name the HTTP client's tests use."""
+    return local_server
 
 
 @pytest.fixture

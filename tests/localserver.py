@@ -7,8 +7,8 @@ Every test that needs "a website" uses this instead of the network. Usage:
         fetch(server.url("/feed.xml"))
         assert server.requests[0].headers["user-agent"].startswith("newsmon/")
 
-Pytest fixtures for conftest.py: `local_server` (a fresh LocalServer per test) is defined below as
-a plain generator function; register it with `pytest.fixture(local_server)` or a wrapper.
+tests/conftest.py makes fixtures of it: `local_server` (also named `server`), a fresh LocalServer per
+test, and `connections`, the ConnectLog of `forbid_non_loopback`, which every test runs under.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -229,12 +229,6 @@ def serve_directory(root: Path, *, replacements: Mapping[str, str] | None = None
     Routes added with `route()` etc. take precedence over files.
     """
     return StaticSite(root, replacements)
-
-
-def local_server() -> Iterator[LocalServer]:
-    """Pytest fixture body: a LocalServer for one test, closed afterwards."""
-    with LocalServer() as server:
-        yield server
 
 
 class _Server(ThreadingHTTPServer):

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -36,23 +34,12 @@ from newsmon.store import (
 )
 from newsmon.store.models import QueuedEntry, Source
 from tests.factories import NOW
-from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
+from tests.localserver import LocalServer, RecordedRequest
 from tests.pages import rss_feed
 
 POLICY = PollPolicy(
     max_interval=timedelta(hours=2), park_after=3, unconditional_after=timedelta(hours=6)
 )
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local:
-        yield local
 
 
 def source(server: LocalServer, path: str = "/feed", **keys: object) -> SourceConfig:

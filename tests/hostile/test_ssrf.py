@@ -7,27 +7,13 @@ resolver and a connection layer that only ever reaches 127.0.0.1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from newsmon.fetch.http import BlockedAddressError
 from newsmon.fetch.ssrf import PrivateAccess
 from newsmon.settings import Settings
-from tests.localserver import ConnectLog, LocalServer, forbid_non_loopback
+from tests.localserver import ConnectLog, LocalServer
 from tests.unit.test_http import PUBLIC_IP, fetch, fetch_error, policy, stub_resolver
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local:
-        yield local
-
 
 ALWAYS_REFUSED = [
     "http://169.254.169.254/latest/meta-data/",

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from newsmon.fetch.concurrent import fetch_pages
 from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.records import FeedEntry, PageFailure
-from tests.localserver import ConnectLog, LocalServer, forbid_non_loopback
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local:
-        yield local
+from tests.localserver import LocalServer
 
 
 def failures_of(server: LocalServer, paths: list[str]) -> dict[str, PageFailure]:

@@ -7,7 +7,6 @@ redirected entry on a busy host timed out on its second hop (issue 11, item 1).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,20 +14,9 @@ import pytest
 from newsmon.fetch.concurrent import fetch_pages
 from newsmon.fetch.http import Fetcher, FetchError, HttpPolicy
 from newsmon.records import FeedEntry, Page, PageFailure
-from tests.localserver import ConnectLog, LocalServer, forbid_non_loopback
+from tests.localserver import LocalServer
 
 ARTICLE = b"<html><body><p>Story.</p></body></html>"
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local:
-        yield local
 
 
 def busy_host_policy(rps: float, total_timeout_s: float) -> HttpPolicy:

@@ -14,7 +14,6 @@ import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
@@ -37,21 +36,10 @@ from newsmon.fetch.http import (
     parse_retry_after,
     refusal_reason,
 )
-from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
+from tests.localserver import ConnectLog, LocalServer, RecordedRequest
 
 PUBLIC_IP = "93.184.216.34"  # a global address; `connections.routes` sends it to 127.0.0.1
 UA = "newsmon-test/0.1 (+https://github.com/newsmon/newsmon)"
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local:
-        yield local
 
 
 def policy(**overrides: Any) -> HttpPolicy:

@@ -12,7 +12,6 @@ import bisect
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,18 +20,7 @@ from newsmon.fetch.concurrent import host_limits
 from newsmon.fetch.http import Fetcher, FetchError, HttpPolicy, Resolver
 from newsmon.fetch.politeness import RATE_MARGIN, WINDOW_JITTER_S, HostLimit, Politeness, Slots
 from newsmon.settings import Settings, SourceConfig
-from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local:
-        yield local
+from tests.localserver import LocalServer, RecordedRequest
 
 
 class Arrivals:

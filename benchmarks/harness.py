@@ -1,0 +1,258 @@
+"""What the benchmarks build around newsmon: loopback sites in a process of their own, the
+environment a measured run gets (database, Prefect, sources.yaml), scratch PostgreSQL databases.
+
+Benchmarks are run as scripts (`.venv/bin/python benchmarks/NAME.py`), so this folder is first on
+sys.path and they import this module as `harness`; so do the processes they spawn.
+
+run.py could reuse (it does not yet; it still has its own copies):
+- `LoopbackHost` and `SiteProcess(..., daemon=False)` for its `_Handler`/`_Server`/`SiteHost`/
+  `serve_site`/`RemoteSite` ("limit", which starts a process pool, becomes an entry of
+  `Sites.commands`; "requests" and "cpu" are built in);
+- `bench_environment` for its os.environ block, `start_prefect` for its warm-up flow,
+  `write_sources` for the sources.yaml half of its `write_config` (-88 lines, tried on a copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import multiprocessing
+import os
+import resource
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+Answer = tuple[int, Mapping[str, str], bytes]
+
+
+# --- loopback sites ---------------------------------------------------------------------------
+
+
+class LoopbackHost:
+    """One site: a threaded HTTP server on its own 127.0.0.1 port, serving GETs from `answer`.
+
+    Every request's arrival (time.monotonic()) goes to `log`, as a site's access log would have it.
+    A subclass overrides `answer`; the base answers 404 to everything.
+    """
+
+    def __init__(self) -> None:
+        self.log: list[float] = []
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self.port: int = self._server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
+
+    def answer(self, path: str, headers: Message) -> Answer:
+        """(status, headers, body) for a GET of `path` (query string removed)."""
+        return 404, {"Content-Type": "text/plain"}, b"not found"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a burst of new connections is queued, as a real server's would be
+    owner: LoopbackHost
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        host = self.server.owner
+        host.log.append(time.monotonic())
+        status, headers, body = host.answer(self.path.split("?", 1)[0], self.headers)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Sites:
+    """What a site builder returns, in the sites' process.
+
+    `hello` is sent to the parent once the hosts listen (default: their base URLs); `commands` adds
+    to the built-in ones (see `SiteProcess`).
+    """
+
+    hosts: Sequence[LoopbackHost]
+    hello: Any = None
+    commands: dict[str, Callable[[], Any]] = field(default_factory=dict)
+
+
+class SiteProcess:
+    """Loopback hosts in a process of their own (spawned): in production the sites are other
+    machines, so their HTTP handling must not take the measured process's GIL, CPU or memory.
+
+    `build(*args)` runs in that process and returns `Sites`; it must be importable by name (a
+    module-level function of the benchmark). The parent's handle: `hello`, `pid`, `ask(command)`
+    with the built-in commands "stats" (each host's sorted arrival times), "reset" (clear them),
+    "requests" (all hosts' count so far), "cpu" (seconds the process used) and "stop".
+
+    `daemon=False` lets a command start processes of its own (a pool); the caller must then
+    close() it even when the benchmark fails, or the interpreter waits for it at exit.
+    """
+
+    def __init__(self, build: Callable[..., Sites], *args: Any, daemon: bool = True) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, theirs = context.Pipe()
+        self._process = context.Process(target=_serve, args=(theirs, build, args), daemon=daemon)
+        self._process.start()
+        self.hello: Any = self._conn.recv()
+        self.pid = self._process.pid
+
+    def ask(self, command: str) -> Any:
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def close(self) -> None:
+        self.ask("stop")
+        self._process.join(timeout=10)
+
+
+def _serve(conn: Any, build: Callable[..., Sites], args: tuple[Any, ...]) -> None:
+    sites = build(*args)
+    hosts = sites.hosts
+
+    def reset() -> str:
+        for host in hosts:
+            host.log = []
+        return "ok"
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    commands: dict[str, Callable[[], Any]] = {
+        "stats": lambda: [sorted(host.log) for host in hosts],
+        "reset": reset,
+        "requests": lambda: sum(len(host.log) for host in hosts),
+        "cpu": cpu,
+        **sites.commands,
+    }
+    conn.send([host.base_url for host in hosts] if sites.hello is None else sites.hello)
+    while True:
+        try:
+            command = conn.recv()
+        except EOFError:  # the benchmark died: do not outlive it
+            command = "stop"
+        if command in commands:
+            conn.send(commands[command]())
+            continue
+        for host in hosts:
+            host.close()
+        with contextlib.suppress(OSError):
+            conn.send("stopped")
+        return
+
+
+# --- the measured run's environment -------------------------------------------------------------
+
+
+def bench_environment(database_url: str, **settings: str) -> dict[str, str]:
+    """Environment variables for a measured newsmon run: its database, loopback hosts allowed,
+    Prefect without telemetry and quiet; `settings` (NEWSMON_HOST_RPS=..., PREFECT_HOME=...) on top.
+    """
+    return {
+        "NEWSMON_DATABASE_URL": database_url,
+        "NEWSMON_ALLOW_PRIVATE_HOSTS": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        # A loaded machine can take longer than the default 20 s to start the temporary API.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        **settings,
+    }
+
+
+def start_prefect() -> float:
+    """Start Prefect's temporary API with a trivial flow, so the first measured flow is timed on
+    its own; the seconds it took (a one-off per process)."""
+    from prefect import flow
+
+    @flow(name="bench-warm-up")
+    def warm_up() -> None:
+        return None
+
+    started = time.perf_counter()
+    warm_up()
+    return time.perf_counter() - started
+
+
+def write_sources(directory: Path, sources: Iterable[Mapping[str, object]]) -> Path:
+    """`directory`/sources.yaml listing `sources` (name, url, any other keys); the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    # One JSON object a line: a YAML flow mapping.
+    lines = ["sources:", *(f"  - {json.dumps(dict(source))}" for source in sources)]
+    (directory / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """A Python file outside this folder (a corpus's own scorer) as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- scratch PostgreSQL databases ---------------------------------------------------------------
+
+
+def default_postgres_url() -> str:
+    """NEWSMON_BENCH_POSTGRES_URL, else NEWSMON_TEST_POSTGRES_URL, else the local server."""
+    return (
+        os.environ.get("NEWSMON_BENCH_POSTGRES_URL")
+        or os.environ.get("NEWSMON_TEST_POSTGRES_URL")
+        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+
+
+def libpq_url(url: str, database: str | None = None) -> str:
+    """A SQLAlchemy URL as psycopg takes it (no driver name), optionally for another database."""
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    """Database `name`, created empty (dropped first if a past run left it), dropped at the end
+    unless `keep`; its SQLAlchemy URL. `admin_url` is only used to create and drop it."""
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with psycopg.connect(libpq_url(admin_url), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
