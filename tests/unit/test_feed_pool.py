@@ -19,16 +19,11 @@ from newsmon.fetch.feeds import FeedParseError
 from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.records import FeedEntry, FeedPoll
 from newsmon.settings import SourceConfig
-from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
+from tests.localserver import LocalServer, RecordedRequest
 
 SMALL = 30
 # The latency of the small feeds' hosts: they answer after the big feed, while it is being parsed.
 SMALL_FEED_LATENCY_S = 0.5
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
 
 
 def big_feed(size: int = 5 * 2**20 - 64 * 1024) -> bytes:

@@ -23,21 +23,14 @@ from newsmon.fetch.feeds import (
 from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.records import FeedPoll, FeedState
 from tests.localserver import (
-    ConnectLog,
     LocalServer,
     RecordedRequest,
     StaticSite,
-    forbid_non_loopback,
     serve_directory,
 )
 
 FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
 BASE = "http://news.test:8080"
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
 
 
 @pytest.fixture

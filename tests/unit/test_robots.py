@@ -15,7 +15,7 @@ from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.fetch.politeness import HostLimit, Politeness
 from newsmon.fetch.robots import MAX_CRAWL_DELAY_S, RobotsCache, RobotsRefusal, robots_url
 from newsmon.records import FeedEntry
-from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
+from tests.localserver import LocalServer, RecordedRequest
 
 ROBOTS = """\
 # a news site's rules
@@ -28,11 +28,6 @@ Crawl-delay: 2
 User-agent: BadBot
 Disallow: /
 """
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    return forbid_non_loopback(monkeypatch)
 
 
 @pytest.fixture
