@@ -574,7 +574,7 @@ def extract(
 
 
 def _decode_file(path: Path) -> str:
-    from newsmon.fetch.http import decode_body
+    from newsmon.fetch.charset import decode_body
 
     return decode_body(path.read_bytes(), content_type=None)
 
