@@ -28,7 +28,8 @@ from newsmon.rules.check import (
     lowercase_operators,
     query_fields,
 )
-from newsmon.rules.query import QuerySyntaxError, RuleSet, parse_query
+from newsmon.rules.query import QuerySyntaxError, parse_query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.settings import Config
 from newsmon.store import count_archive, iter_archive
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from newsmon.records import ArticleDraft, Extracted, Page
-from newsmon.rules.query import QueryMatch, RuleSet, parse_query, prepare_document
+from newsmon.rules.matching import prepare_document
+from newsmon.rules.query import QueryMatch, parse_query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.settings import Config
 from newsmon.stories.copies import Fingerprint, fingerprint
 from newsmon.stories.features import StoryFeatures, story_features
