@@ -24,9 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import newsmon.store
+from newsmon.config.models import Config, SourceConfig
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
-from newsmon.settings import Config, SourceConfig
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.stories import StoryAssignment
 

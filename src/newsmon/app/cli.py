@@ -21,7 +21,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from newsmon.settings import Config, ConfigError, Settings, load_config
+from newsmon.config.loading import ConfigError, load_config
+from newsmon.config.models import Config
+from newsmon.settings import Settings
 
 app = typer.Typer(
     name="newsmon",

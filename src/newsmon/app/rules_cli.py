@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.messages import Excerpt
 from newsmon.alerts.pacing import DeliveryPolicy
 from newsmon.alerts.redaction import redact_url
+from newsmon.config.models import Config
 from newsmon.rules.backtest import BacktestReport, backtest, uses_topics
 from newsmon.rules.check import (
     CheckReport,
@@ -30,7 +31,6 @@ from newsmon.rules.check import (
 )
 from newsmon.rules.query import QuerySyntaxError, parse_query
 from newsmon.rules.ruleset import RuleSet
-from newsmon.settings import Config
 from newsmon.store import count_archive, iter_archive
 
 
