@@ -11,7 +11,9 @@ import random
 import time
 from collections.abc import Callable
 
-from newsmon.rules.query import Query, RuleSet, parse_query, prepare_document
+from newsmon.rules.matching import prepare_document
+from newsmon.rules.query import Query, parse_query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.textnorm import tokenize
 from report import best_of
 

@@ -194,11 +194,12 @@ def polling_without_prefect(config_dir: Path) -> dict[str, int]:
 
     from sqlalchemy.orm import Session
 
+    from newsmon.config.loading import load_config
     from newsmon.fetch.concurrent import poll_sources
     from newsmon.fetch.http import Fetcher
     from newsmon.fetch.schedule import PollPolicy
     from newsmon.records import FeedPoll
-    from newsmon.settings import Settings, load_config
+    from newsmon.settings import Settings
     from newsmon.store import (
         PollOutcome,
         due_sources,

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 import newsmon.store
 from harness import scratch_database
+from newsmon.config.models import Config, SourceConfig
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
-from newsmon.settings import Config, SourceConfig
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.stories import StoryAssignment
 from stories_eval import Item, load_items

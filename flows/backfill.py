@@ -37,9 +37,11 @@ from newsmon.backfill.plan import (
     rules_digest,
 )
 from newsmon.backfill.site_scope import Scope
+from newsmon.config.loading import load_config
+from newsmon.config.models import Config
 from newsmon.flows.ingest import describe_sources
 from newsmon.records import FeedEntry, PageFailure
-from newsmon.settings import Config, Settings, load_config
+from newsmon.settings import Settings
 from newsmon.store.db import check_connection
 from newsmon.tasks.artifacts import publish_digest
 from newsmon.tasks.backfill import (

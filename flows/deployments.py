@@ -66,10 +66,10 @@ def newsmon_deployments(
     """
     from prefect.utilities.callables import ParameterSchema
 
+    from newsmon.config.loading import load_config
     from newsmon.flows.backfill import backfill
     from newsmon.flows.forms import form_schema
     from newsmon.flows.ingest import ingest
-    from newsmon.settings import load_config
 
     names = [source.name for source in load_config(config_dir).sources]
     deployments = [

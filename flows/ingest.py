@@ -13,10 +13,12 @@ from prefect.logging import get_run_logger
 from prefect.utilities.annotations import allow_failure, quote
 
 from newsmon.alerts.notify import DeliveryOutcome
+from newsmon.config.loading import load_config
+from newsmon.config.models import Config
 from newsmon.fetch.concurrent import earliest_published_first, spread_over_hosts
 from newsmon.fetch.shards import parse_shard
 from newsmon.records import FeedEntry, Page, PageFailure
-from newsmon.settings import Config, Settings, load_config
+from newsmon.settings import Settings
 from newsmon.store import StoreOutcome
 from newsmon.store.db import check_connection
 from newsmon.summary import RunSummary

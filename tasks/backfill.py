@@ -33,10 +33,11 @@ from newsmon.backfill.plan import (
     unreadable_feed_page,
 )
 from newsmon.backfill.site_scope import Scope
+from newsmon.config.models import Config, SourceConfig
 from newsmon.fetch.feeds import FeedParseError
 from newsmon.fetch.http import FetchError
 from newsmon.rules.prepare import Rules
-from newsmon.settings import Config, Settings, SourceConfig
+from newsmon.settings import Settings
 from newsmon.store import (
     RetagOutcome,
     add_backfill_units,

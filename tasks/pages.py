@@ -6,10 +6,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from newsmon.config.models import Config
 from newsmon.fetch.concurrent import fetch_pages
 from newsmon.fetch.http import Fetcher
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
-from newsmon.settings import Config, Settings
+from newsmon.settings import Settings
 from newsmon.tasks.runtime import extractor, robots_cache, run_network
 
 

@@ -10,12 +10,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from sqlalchemy.orm import Session
 
+from newsmon.config.models import Config, SourceConfig
 from newsmon.fetch.caps import newest_per_source
 from newsmon.fetch.concurrent import poll_sources
 from newsmon.fetch.http import Fetcher
 from newsmon.fetch.schedule import PollPolicy
 from newsmon.records import FeedEntry, FeedPoll, FeedState
-from newsmon.settings import Config, Settings, SourceConfig
+from newsmon.settings import Settings
 from newsmon.store import (
     PollOutcome,
     due_sources,

@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from newsmon.config.models import Config
 from newsmon.extract.pool import PageExtractor
 from newsmon.fetch.concurrent import default_host_limit, host_limits, http_policy
 from newsmon.fetch.feed_pool import FeedParsePool
 from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.fetch.politeness import Politeness
 from newsmon.fetch.robots import RobotsCache
-from newsmon.settings import Config, Settings
+from newsmon.settings import Settings
 from newsmon.store.db import make_engine
 
 _lock = threading.Lock()

@@ -10,9 +10,10 @@ from prefect.logging import get_run_logger
 from sqlalchemy.orm import Session
 
 from newsmon.alerts.notify import DeliveryOutcome, deliver_pending_exclusively
+from newsmon.config.models import Config
 from newsmon.records import Extracted, Page, PageFailure
 from newsmon.rules.prepare import Rules, make_draft, prepare_articles
-from newsmon.settings import Config, Settings
+from newsmon.settings import Settings
 from newsmon.store import StoreOutcome, record_failures, store_articles
 from newsmon.store.page_claims import release_pages
 from newsmon.tasks.alerts import emit_alert_events, prefect_secret_resolver

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from newsmon.config.models import AlertConfig, Config, SourceConfig, TopicConfig
 from newsmon.records import ArticleDraft, FeedEntry
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
-from newsmon.settings import AlertConfig, Config, SourceConfig, TopicConfig
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

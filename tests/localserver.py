@@ -332,7 +332,7 @@ def forbid_non_loopback(monkeypatch: Any) -> ConnectLog:
     """
     import httpcore
 
-    import newsmon.fetch.http
+    import newsmon.fetch.connection
 
     log = ConnectLog()
     original = httpcore.AnyIOBackend.connect_tcp
@@ -352,5 +352,5 @@ def forbid_non_loopback(monkeypatch: Any) -> ConnectLog:
         raise AssertionError(f"a test tried to resolve {host!r} with the system resolver")
 
     monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", connect_tcp)
-    monkeypatch.setattr(newsmon.fetch.http, "system_resolver", no_system_dns)
+    monkeypatch.setattr(newsmon.fetch.connection, "system_resolver", no_system_dns)
     return log

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from newsmon.backfill.plan import Unit, retag
+from newsmon.config.models import AlertConfig, Config, TopicConfig
 from newsmon.records import PageFailure
 from newsmon.rules.prepare import Rules
-from newsmon.settings import AlertConfig, Config, TopicConfig
 from newsmon.store import (
     add_backfill_units,
     alert_digest,

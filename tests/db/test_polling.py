@@ -16,11 +16,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from newsmon.config.models import SourceConfig
 from newsmon.fetch.feeds import poll_feed
 from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.fetch.schedule import PollPolicy
 from newsmon.records import FeedPoll, FeedState
-from newsmon.settings import SourceConfig
 from newsmon.store import (
     PollOutcome,
     due_sources,

@@ -339,7 +339,7 @@ def test_export_to_a_missing_folder_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_counts_in_the_ingest_summary_agree_with_their_nouns() -> None:
-    from newsmon.app.cli import plural
+    from newsmon.app.commands.output import plural
 
     assert (plural(1, "failure"), plural(0, "failure"), plural(2, "failure")) == (
         "1 failure",

@@ -73,7 +73,7 @@ def test_init_leaves_an_existing_setup_alone(tmp_path: Path) -> None:
 
 def test_the_starter_feeds_are_the_shipped_ones_switched_off() -> None:
     """newsmon.app.starter/sources.yaml is config/sources.yaml with every feed off: the same feeds."""
-    from newsmon.settings import load_config
+    from newsmon.config.loading import load_config
 
     shipped = load_config(REPO / "config")
     starter = load_config(REPO / "src" / "newsmon" / "app" / "starter")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from newsmon.config.loading import load_config
 from newsmon.fetch.schedule import PARK_AFTER_FAILURES
 from newsmon.records import FeedPoll, FeedState
-from newsmon.settings import load_config
 from newsmon.store import PollOutcome, record_polls, sync_sources
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import Source

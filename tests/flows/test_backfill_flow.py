@@ -366,7 +366,8 @@ def test_reprocess_retags_and_raises_new_alerts_once(
     # the flow would), then the flow runs and finishes from there.
     monkeypatch.setenv("NEWSMON_BATCH_SIZE", "10")
     from newsmon.backfill.plan import backfill_key, make_window, rules_digest
-    from newsmon.settings import Settings, load_config
+    from newsmon.config.loading import load_config
+    from newsmon.settings import Settings
     from newsmon.tasks.backfill import retag_articles
 
     window = make_window(*WINDOW, today=WINDOW[1])

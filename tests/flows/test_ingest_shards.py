@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from newsmon.app.demo.run import SITE, write_demo_config
 from newsmon.app.demo.server import AlertReceiver
+from newsmon.config.loading import load_config
 from newsmon.fetch.shards import parse_shard
-from newsmon.settings import load_config
 from newsmon.store.db import make_engine, upgrade
 from tests.flows.test_backfill_flow import flow_run_record
 from tests.localserver import StaticSite

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.settings import ConfigError, load_config
+from newsmon.config.loading import ConfigError, load_config
 
 # Nine levels of nine references: 9**9 = 387 million strings once every alias is walked.
 BOMB = "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n" + "".join(

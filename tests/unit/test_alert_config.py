@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsmon.alerts.pacing import DeliveryPolicy
-from newsmon.settings import ConfigError, load_config
+from newsmon.config.loading import ConfigError, load_config
 
 SOURCES = "sources:\n  - {name: wire, url: 'https://wire.example/rss'}\n"
 

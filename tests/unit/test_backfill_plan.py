@@ -26,9 +26,9 @@ from newsmon.backfill.plan import (
     unreadable_feed_page,
 )
 from newsmon.backfill.site_scope import Scope, fallback_scope, owner, site_scope
+from newsmon.config.models import Config, TopicConfig
 from newsmon.records import FeedEntry
 from newsmon.rules.prepare import Rules
-from newsmon.settings import Config, TopicConfig
 from tests.factories import WIRE_TEXT, make_config
 
 WINDOW = make_window(date(2026, 11, 5), date(2026, 11, 17), today=date(2026, 11, 21))

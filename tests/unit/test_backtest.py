@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from newsmon.rules.backtest import backtest, parse_day, uses_topics
-from newsmon.rules.query import RuleSet, parse_query
+from newsmon.rules.query import parse_query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.store import ArchivedArticle
 from tests.factories import OTHER_TEXT, WIRE_TEXT
 

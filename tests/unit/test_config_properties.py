@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsmon.settings import ConfigError, load_config
+from newsmon.config.loading import ConfigError, load_config
 
 scalars = st.one_of(
     st.none(),

@@ -18,7 +18,7 @@ from newsmon.extract.page import (
 )
 from newsmon.extract.pool import Job as ExtractJob
 from newsmon.extract.pool import PageExtractor
-from newsmon.fetch.http import decode_body
+from newsmon.fetch.charset import decode_body
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
 from tests.pages import WIRE_PARAGRAPHS, article_page
 

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from newsmon.config.loading import load_config
 from newsmon.extract.language import ISO_639_1, detect_language, iso_639_1
 from newsmon.extract.page import ExtractionError, extract_page
 from newsmon.extract.promos import drop_promo_lines
 from newsmon.extract.textdates import read_date
 from newsmon.records import FeedEntry, Page
 from newsmon.rules.prepare import Rules, make_draft
-from newsmon.settings import load_config
 
 PAGES = Path(__file__).parents[1] / "fixtures" / "pages_messy"
 CONFIG_DIR = Path(__file__).parents[2] / "config"

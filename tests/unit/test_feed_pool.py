@@ -13,12 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from newsmon.config.models import SourceConfig
 from newsmon.fetch.concurrent import poll_sources
 from newsmon.fetch.feed_pool import FeedParsePool, _parse_job
 from newsmon.fetch.feeds import FeedParseError
 from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.records import FeedEntry, FeedPoll
-from newsmon.settings import SourceConfig
 from tests.localserver import LocalServer, RecordedRequest
 
 SMALL = 30

@@ -23,6 +23,8 @@ import brotli
 import pytest
 import zstandard
 
+from newsmon.fetch.charset import decode_body
+from newsmon.fetch.connection import Resolver, ip_literal
 from newsmon.fetch.http import (
     BlockedAddressError,
     Fetcher,
@@ -30,12 +32,9 @@ from newsmon.fetch.http import (
     FetchResult,
     HttpPolicy,
     HttpStatusError,
-    Resolver,
-    decode_body,
-    ip_literal,
     parse_retry_after,
-    refusal_reason,
 )
+from newsmon.fetch.ssrf import refusal_reason
 from tests.localserver import ConnectLog, LocalServer, RecordedRequest
 
 PUBLIC_IP = "93.184.216.34"  # a global address; `connections.routes` sends it to 127.0.0.1

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from newsmon.config.models import SourceConfig
 from newsmon.fetch.concurrent import host_limits
-from newsmon.fetch.http import Fetcher, FetchError, HttpPolicy, Resolver
+from newsmon.fetch.connection import Resolver
+from newsmon.fetch.http import Fetcher, FetchError, HttpPolicy
 from newsmon.fetch.politeness import RATE_MARGIN, WINDOW_JITTER_S, HostLimit, Politeness, Slots
-from newsmon.settings import Settings, SourceConfig
+from newsmon.settings import Settings
 from tests.localserver import LocalServer, RecordedRequest
 
 

@@ -100,7 +100,7 @@ def test_prepare_tags_topics_and_matches_alerts() -> None:
 
 
 def test_alert_rules_can_use_topics() -> None:
-    from newsmon.settings import AlertConfig
+    from newsmon.config.models import AlertConfig
 
     config = make_config()
     config = type(config)(

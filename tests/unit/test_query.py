@@ -8,18 +8,10 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from newsmon.rules.query import (
-    MAX_NESTING,
-    MatchDocument,
-    Query,
-    QueryMatch,
-    QuerySyntaxError,
-    RuleSet,
-    highlight_spans,
-    parse_query,
-    prepare_document,
-    snippet,
-)
+from newsmon.rules.highlight import highlight_spans, snippet
+from newsmon.rules.matching import MatchDocument, prepare_document
+from newsmon.rules.query import MAX_NESTING, Query, QueryMatch, QuerySyntaxError, parse_query
+from newsmon.rules.ruleset import RuleSet
 
 
 def doc(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.rules.query import QuerySyntaxError, RuleSet, parse_query, prepare_document
+from newsmon.rules.matching import prepare_document
+from newsmon.rules.query import QuerySyntaxError, parse_query
+from newsmon.rules.ruleset import RuleSet
 
 
 def doc(title: str) -> object:

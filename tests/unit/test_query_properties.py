@@ -7,22 +7,18 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsmon.rules.query import (
+from newsmon.rules.highlight import highlight_spans, snippet
+from newsmon.rules.matching import (
+    Field,
     MatchDocument,
-    Query,
-    QueryMatch,
-    QuerySyntaxError,
-    RuleSet,
-    _Field,
-    _Op,
-    _starts,
-    _surfaces,
-    _Term,
-    highlight_spans,
-    parse_query,
+    Op,
+    Term,
+    prefix_starts,
     prepare_document,
-    snippet,
+    word_surfaces,
 )
+from newsmon.rules.query import Query, QueryMatch, QuerySyntaxError, parse_query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.textnorm import arabic_variants, tokenize
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -165,8 +161,8 @@ mixed_word = st.tuples(
 @given(mixed_word)
 def test_surfaces_invert_arabic_variants(word: str) -> None:
     for variant in arabic_variants(word):
-        assert word in _surfaces(variant)
-    for surface in _surfaces(word):
+        assert word in word_surfaces(variant)
+    for surface in word_surfaces(word):
         assert surface == word or word in arabic_variants(surface)
 
 
@@ -176,7 +172,7 @@ def test_prefix_starts_cover_every_matching_word(word: str, prefix: str) -> None
     for end in range(1, len(prefix) + 1):
         forms = (word, *arabic_variants(word))
         if any(form.startswith(prefix[:end]) for form in forms):
-            assert any(word.startswith(start) for start in _starts(prefix[:end]))
+            assert any(word.startswith(start) for start in prefix_starts(prefix[:end]))
 
 
 def _forms(word: str) -> tuple[str, ...]:
@@ -185,18 +181,18 @@ def _forms(word: str) -> tuple[str, ...]:
 
 def _reference(node: object, fields: list[list[str]], document: MatchDocument) -> bool:
     """The contract read literally, slow and simple, over prepare_document's own fields."""
-    if isinstance(node, _Op):
+    if isinstance(node, Op):
         results = [_reference(child, fields, document) for child in node.children]
         if node.name == "NOT":
             return not results[0]
         return all(results) if node.name == "AND" else any(results)
-    if isinstance(node, _Field):
+    if isinstance(node, Field):
         if node.name == "topic":
             return node.value in document.topics
         if node.name == "source":
             return node.value == document.source
         return (document.language or "").replace("_", "-").split("-")[0] == node.value
-    assert isinstance(node, _Term)
+    assert isinstance(node, Term)
 
     def at(tokens: list[str], i: int) -> bool:
         return all(
@@ -231,6 +227,6 @@ def test_matching_follows_the_contract(texts: list[str], text: str, title: str |
     document = prepare_document(title=title, text=text, source="s", language="ar")
     fields = [tokenize(title or ""), tokenize(text)]
     queries = {str(i): parse_query(q) for i, q in enumerate(texts)}
-    expected = {n: q for n, q in queries.items() if _reference(q._root, fields, document)}
+    expected = {n: q for n, q in queries.items() if _reference(q.root, fields, document)}
     assert {n for n, q in queries.items() if q.match(document)} == set(expected)
     assert set(RuleSet(queries).match_all(document)) == set(expected)

@@ -8,12 +8,9 @@ from pathlib import Path
 import pytest
 
 from newsmon.alerts.redaction import redact_url
-from newsmon.settings import (
-    ConfigError,
-    Settings,
-    load_config,
-    parse_duration,
-)
+from newsmon.config.loading import ConfigError, load_config
+from newsmon.config.models import parse_duration
+from newsmon.settings import Settings
 
 SOURCES = """
 sources:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.settings import AlertConfig, StoryUpdates
+from newsmon.config.models import AlertConfig, StoryUpdates
 from newsmon.stories.assign import StoryCandidate, decide_story, similarity
 from newsmon.stories.features import StoryFeatures, story_features
 from newsmon.stories.gazetteer import GazetteerError, load_gazetteer, packaged_gazetteer
@@ -186,7 +186,7 @@ def test_the_run_digest_lists_stories_with_their_languages() -> None:
 
 
 def test_an_invalid_gazetteer_in_the_config_folder_refuses_the_config(tmp_path: Path) -> None:
-    from newsmon.settings import ConfigError, load_config
+    from newsmon.config.loading import ConfigError, load_config
 
     (tmp_path / "sources.yaml").write_text(
         "sources:\n  - name: wire\n    url: https://wire.example/rss\n", encoding="utf-8"

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from newsmon.alerts.channels import Rendered, TextFormat
-from newsmon.rules.query import QuerySyntaxError, parse_query, snippet
+from newsmon.rules.highlight import snippet
+from newsmon.rules.query import QuerySyntaxError, parse_query
 
 SNIPPET_WIDTH = 240
 TITLE_MAX = 200  # subject lines and chat titles: longer ones are cut with "…"

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.channels import Rendered, SecretResolver, Sender, TextFormat, send_apprise
 from newsmon.alerts.messages import AlertItem, make_excerpt, render_alert, render_digest
 from newsmon.alerts.pacing import DeliveryPolicy, Held, Outgoing, plan_deliveries
-from newsmon.settings import Config
+from newsmon.config.models import Config
 from newsmon.store import (
     PendingDelivery,
     acquire_lease,

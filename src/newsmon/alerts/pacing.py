@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
-    from newsmon.settings import AlertConfig
+    from newsmon.config.models import AlertConfig
 
 HOUR = timedelta(hours=1)
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")

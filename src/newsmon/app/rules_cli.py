@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.messages import Excerpt
 from newsmon.alerts.pacing import DeliveryPolicy
 from newsmon.alerts.redaction import redact_url
+from newsmon.config.models import Config
 from newsmon.rules.backtest import BacktestReport, backtest, uses_topics
 from newsmon.rules.check import (
     CheckReport,
@@ -28,8 +29,8 @@ from newsmon.rules.check import (
     lowercase_operators,
     query_fields,
 )
-from newsmon.rules.query import QuerySyntaxError, RuleSet, parse_query
-from newsmon.settings import Config
+from newsmon.rules.query import QuerySyntaxError, parse_query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.store import count_archive, iter_archive
 
 

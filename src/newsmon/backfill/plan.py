@@ -30,9 +30,9 @@ from newsmon.backfill.site_scope import (
     site_host,
     site_scope,
 )
+from newsmon.config.models import Config
 from newsmon.records import ArticleDraft, FeedEntry
 from newsmon.rules.prepare import Rules
-from newsmon.settings import Config
 
 Mode = Literal["discover", "reprocess"]
 UnitKind = Literal["backfill", "feed", "robots", "sitemap", "articles"]

@@ -12,12 +12,13 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
+from newsmon.config.models import SourceConfig
 from newsmon.fetch.feeds import FeedParser, poll_feed
 from newsmon.fetch.http import Fetcher, FetchError, HttpPolicy, RequestCheck
 from newsmon.fetch.politeness import HostLimit
 from newsmon.fetch.robots import RobotsCache
 from newsmon.records import FeedEntry, FeedPoll, FeedState, Page, PageFailure
-from newsmon.settings import Settings, SourceConfig
+from newsmon.settings import Settings
 from newsmon.urls import host_key
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")

@@ -1,55 +1,34 @@
-"""The shared HTTP client: timeouts, per-host politeness, size caps and the SSRF guard.
+"""The shared HTTP client: timeouts, per-host politeness, size caps, redirects and errors.
 
 Every feed and page request of a run goes through one `Fetcher`, so the limits hold for the run
-as a whole. The SSRF guard sits in the connection layer (a custom httpcore network backend): a host
-name is resolved once, every address is checked, and the socket is opened to the checked address,
-so a DNS answer that changes between check and connect (rebinding) cannot reach an internal host.
+as a whole. Its connections are opened by the connection layer (`newsmon.fetch.connection`), where
+the SSRF guard checks every address; bodies are decompressed by `newsmon.fetch.decompress`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import email.utils
-import ipaddress
-import re
-import select
-import socket
-import ssl
-import typing
-import zlib
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urldefrag, urljoin
 
-import anyio
-import httpcore
 import httpx
 
-# Text decoding lives in newsmon.fetch.charset; these names stay importable from here.
-from newsmon.fetch.charset import declared_encoding as declared_encoding
-from newsmon.fetch.charset import decode_body as decode_body
 from newsmon.fetch.charset import decode_text
-from newsmon.fetch.charset import detect_encoding as detect_encoding
+from newsmon.fetch.connection import (
+    AddressRefused,
+    GuardedNetworkBackend,
+    PerHostTransport,
+    Resolver,
+)
+from newsmon.fetch.decompress import ACCEPT_ENCODING, Decoder, OverLimit
 from newsmon.fetch.politeness import HostLimit, Politeness
 from newsmon.fetch.ssrf import PrivateAccess
-from newsmon.fetch.ssrf import (
-    refusal_reason as refusal_reason,  # re-exported: the guard's public check
-)
 from newsmon.urls import host_key, is_http_url
 
-try:
-    import brotli
-except ImportError:  # pragma: no cover - brotli comes with httpx[brotli]
-    brotli = None
-try:
-    import zstandard
-except ImportError:  # pragma: no cover - zstandard comes with httpx[zstd]
-    zstandard = None  # type: ignore[assignment]
-
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 FetchKind = Literal[
     "timeout", "connect", "protocol", "too_large", "blocked", "redirects", "status",
     "content_type", "invalid_url", "robots",
@@ -58,9 +37,6 @@ FetchKind = Literal[
 # FetchError to refuse it (robots.txt rules use this).
 RequestCheck = Callable[[str], Awaitable[None]]
 
-ACCEPT_ENCODING = ", ".join(
-    ["gzip", "deflate"] + (["br"] if brotli else []) + (["zstd"] if zstandard else [])
-)
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Failures that asking again cannot cure; everything else (timeouts, connection failures, 5xx,
@@ -69,10 +45,6 @@ _PERMANENT_KINDS = frozenset(
     {"too_large", "blocked", "redirects", "content_type", "invalid_url"}
 )  # robots.txt refusals decide for themselves (an unreachable robots.txt may come back)
 _PERMANENT_STATUSES = frozenset({400, 404, 405, 406, 410, 414, 451, 501})
-# Decompressed output is produced at most this much at a time, so a bomb never sits in memory.
-_DECODE_CHUNK = 64 * 1024
-# Idle connections are kept this long for reuse (a host polled at 1 request/s reuses its own).
-KEEPALIVE_EXPIRY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -149,328 +121,6 @@ class FetchResult:
         return decode_text(self.body, content_type=content_type, where=self.final_url).text
 
 
-# --- the SSRF guard -------------------------------------------------------------------------
-
-
-_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
-
-
-def ip_literal(host: str) -> str | None:
-    """The IP address a host name spells, or None for a name to resolve.
-
-    Besides dotted quads and IPv6, the legacy IPv4 spellings `inet_aton` and browsers accept:
-    `2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1` all mean 127.0.0.1. Parsed here, without
-    the resolver, so the guard judges the address they mean whatever resolver is in use.
-    """
-    candidate = host.strip("[]")
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        pass
-    if not _LEGACY_IPV4.fullmatch(candidate):
-        return None
-    try:
-        return socket.inet_ntoa(socket.inet_aton(candidate.rstrip(".")))
-    except OSError:
-        return "255.255.255.255"  # numeric but out of range: refused as reserved, never resolved
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """The host's addresses from the system resolver, in its order, without repeats."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class _AddressRefused(Exception):
-    """Raised inside the transport; `Fetcher.fetch` turns it into a BlockedAddressError."""
-
-    def __init__(self, host: str, address: str, reason: str) -> None:
-        super().__init__(host, address, reason)
-        self.host, self.address, self.reason = host, address, reason
-
-
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """Resolves once, refuses non-public addresses, then connects to the very address checked."""
-
-    def __init__(
-        self,
-        resolver: Resolver | None,
-        *,
-        allow_private_hosts: bool = False,
-        private_access: PrivateAccess | None = None,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-    ) -> None:
-        self._resolver = resolver  # None: the system resolver, looked up at each call
-        self._access = private_access or PrivateAccess(allow_all=allow_private_hosts)
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Connect to the first reachable checked address of `host` (TLS SNI stays the name)."""
-        addresses = await self._resolve(host, port, timeout)
-        for address in addresses:
-            reason = self._access.refusal(host, address)
-            if reason is not None:
-                raise _AddressRefused(host, address, reason)
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                stream = await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-                return _SocketCachingStream(stream)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
-                failure = err
-        assert failure is not None  # addresses is never empty here
-        raise failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Never used: the guard only knows TCP."""
-        raise httpcore.ConnectError("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        """Delegate to the wrapped backend."""
-        await self._inner.sleep(seconds)
-
-    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
-        literal = ip_literal(host)
-        if literal is not None:
-            return [literal]  # a literal address is checked like a resolved one
-        resolver = self._resolver or system_resolver
-        try:
-            with anyio.fail_after(timeout):
-                addresses = list(await resolver(host, port))
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took over {timeout:g} s") from None
-        except OSError as err:
-            raise httpcore.ConnectError(f"could not resolve {host}: {err}") from None
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
-        return addresses
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool rebuilt on the guarded network backend."""
-
-    def __init__(
-        self, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext, keepalive: int
-    ) -> None:
-        super().__init__(verify=ssl_context, trust_env=False)
-        # httpx 0.28 takes no network backend; replacing the (still empty) pool it built keeps
-        # httpx's request, stream and exception mapping. tests/unit/test_http.py pins this.
-        # Requests in flight are capped by the Politeness registry (per host and overall), so
-        # the pool sets no cap of its own: it only keeps idle connections for reuse.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=None,
-            max_keepalive_connections=keepalive,
-            keepalive_expiry=KEEPALIVE_EXPIRY_S,
-            network_backend=backend,
-        )
-
-
-class _SocketCachingStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that answers httpcore's "is_readable" from the socket it keeps.
-
-    httpcore asks every idle connection of a pool whether its socket is readable each time it
-    assigns a request; through anyio that lookup rebuilds a dict of the socket's attributes (a
-    getpeername() among them) on every call: a tenth of ingest's HTTP CPU (benchmarks/run.py
-    --profile). The socket of a connection never changes, TLS or not.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return _SocketCachingStream(tls)
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable":
-            return _is_readable(self._socket)
-        if info == "socket":
-            return self._socket
-        return self._inner.get_extra_info(info)
-
-
-def _is_readable(sock: socket.socket | None) -> bool:
-    """Would a read return at once (data, or the end of a closed connection)? As httpcore does."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-class _PerHostTransport(httpx.AsyncBaseTransport):
-    """One small connection pool per host (scheme, name, port), created on first use.
-
-    One shared pool does not suit a run over dozens of hosts: capped at the in-flight limit it
-    closed one host's idle connection to open the next one's (1,000 polls on 50 hosts made 1,000
-    connections), and uncapped, httpcore checks every idle connection on every request.
-    """
-
-    def __init__(self, policy: HttpPolicy, backend: httpcore.AsyncNetworkBackend) -> None:
-        self._backend = backend
-        self._ssl_context = httpx.create_ssl_context(trust_env=False)  # loaded once, shared
-        self._keepalive = max(policy.max_per_host, 1)
-        self._pools: dict[tuple[bytes, bytes, int | None], _GuardedTransport] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
-        transport = self._pools.get(key)
-        if transport is None:
-            transport = _GuardedTransport(self._backend, self._ssl_context, self._keepalive)
-            self._pools[key] = transport
-        return await transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for transport in pools:
-            await transport.aclose()
-
-
-# --- decompression with bounded output ------------------------------------------------------
-
-
-class _Decoder:
-    """Streaming decompression yielding at most ~_DECODE_CHUNK bytes per piece (bomb-safe)."""
-
-    def __init__(self, encoding: str, limit: int) -> None:
-        self.encoding = encoding
-        self._zlib: typing.Any = None
-        self._first = True
-        if encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        elif encoding == "deflate":
-            self._zlib = zlib.decompressobj()
-        elif encoding == "br" and brotli:
-            self._brotli = brotli.Decompressor()
-        elif encoding == "zstd" and zstandard:
-            self._zstd_out: list[bytes] = []
-            self._zstd = zstandard.ZstdDecompressor().stream_writer(
-                typing.cast(typing.IO[bytes], _Collector(self._zstd_out, limit)),
-                write_size=_DECODE_CHUNK,
-            )
-        elif encoding not in ("", "identity"):
-            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
-
-    def decode(self, data: bytes) -> Iterator[bytes]:
-        """Decompressed pieces of `data` (the caller counts them and stops at its cap)."""
-        if self._zlib is not None:
-            yield from self._inflate(data)
-        elif self.encoding == "br":
-            out = self._brotli.process(data, output_buffer_limit=_DECODE_CHUNK)
-            yield out
-            # A full buffer means more output is pending even when all input was taken.
-            while not self._brotli.is_finished() and (
-                len(out) >= _DECODE_CHUNK or not self._brotli.can_accept_more_data()
-            ):
-                out = self._brotli.process(b"", output_buffer_limit=_DECODE_CHUNK)
-                yield out
-        elif self.encoding == "zstd":
-            # zstandard has no output limit per call: the collector stops it at the cap instead.
-            self._zstd.write(data)
-            yield from self._zstd_out
-            self._zstd_out.clear()
-        else:
-            yield data
-
-    def _first_inflate(self, data: bytes) -> bytes:
-        try:
-            return bytes(self._zlib.decompress(data, _DECODE_CHUNK))
-        except zlib.error:
-            if self.encoding != "deflate":
-                raise
-            # "deflate" is sent both zlib-wrapped (as specified) and raw (by some servers).
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            return bytes(self._zlib.decompress(data, _DECODE_CHUNK))
-
-    def _inflate(self, data: bytes) -> Iterator[bytes]:
-        try:
-            out = (
-                self._first_inflate(data)
-                if self._first
-                else self._zlib.decompress(data, _DECODE_CHUNK)
-            )
-        except zlib.error:
-            if not (self._first and _not_compressed(data)):
-                raise
-            # Labelled gzip/deflate but sent as is (misconfigured servers do): read it as it is,
-            # as feedparser and browsers do, rather than refuse it.
-            self._zlib, self.encoding, self._first = None, "identity", False
-            yield data
-            return
-        self._first = False
-        while True:
-            yield out
-            if not self._zlib.unconsumed_tail and len(out) < _DECODE_CHUNK:
-                return
-            out = self._zlib.decompress(self._zlib.unconsumed_tail, _DECODE_CHUNK)
-
-
-def _not_compressed(head: bytes) -> bool:
-    """Does a body labelled gzip/deflate start like plain text instead (markup, a BOM)?
-
-    Asked only once the body failed to decompress from its first bytes on.
-    """
-    return head.lstrip(b" \t\r\n").startswith((b"<", codecs.BOM_UTF8, b"\xff\xfe", b"\xfe\xff"))
-
-
-class _OverLimit(Exception):
-    """More decompressed output than the caller's cap."""
-
-
-class _Collector:
-    """A file-like sink for zstandard's stream_writer that refuses output beyond `limit`."""
-
-    def __init__(self, out: list[bytes], limit: int) -> None:
-        self._out = out
-        self._left = limit
-
-    def write(self, data: bytes) -> int:
-        self._left -= len(data)
-        if self._left < 0:
-            raise _OverLimit
-        self._out.append(bytes(data))
-        return len(data)
-
-
-# --- the client -----------------------------------------------------------------------------
-
-
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Retry-After in seconds from delta-seconds or an HTTP-date; None if absent or unreadable."""
     if not value:
@@ -514,7 +164,7 @@ class Fetcher:
             ),
         )
         self._client = httpx.AsyncClient(
-            transport=_PerHostTransport(policy, backend),
+            transport=PerHostTransport(backend, keepalive=policy.max_per_host),
             trust_env=False,
             follow_redirects=False,  # followed by `fetch`, each hop through the guard
             timeout=httpx.Timeout(
@@ -568,7 +218,7 @@ class Fetcher:
                 outcome, spent = await self._hop(
                     url, current, headers, cap, content_types, remaining
                 )
-            except _AddressRefused as err:
+            except AddressRefused as err:
                 what = err.address if err.host == err.address else f"{err.host} ({err.address})"
                 raise BlockedAddressError(
                     url,
@@ -667,7 +317,7 @@ async def _read_capped(url: str, current: str, response: httpx.Response, cap: in
         raise too_large
     encoding = response.headers.get("content-encoding", "").strip().lower()
     try:
-        decoder = _Decoder(encoding, cap)
+        decoder = Decoder(encoding, cap)
     except ValueError as err:
         raise FetchError(url, "content_type", f"{_via(url, current)}{err}") from None
     chunks: list[bytes] = []
@@ -679,9 +329,9 @@ async def _read_capped(url: str, current: str, response: httpx.Response, cap: in
             for piece in decoder.decode(raw):
                 size += len(piece)
                 if size > cap:
-                    raise _OverLimit
+                    raise OverLimit
                 chunks.append(piece)
-        except _OverLimit:
+        except OverLimit:
             raise too_large from None
         except Exception as err:  # zlib.error, brotli.error, zstandard.ZstdError
             detail = f"could not decompress the {encoding} body ({err})"

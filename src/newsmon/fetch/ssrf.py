@@ -1,4 +1,4 @@
-"""Which addresses the SSRF guard lets a request reach (the rules; newsmon.fetch.http enforces them).
+"""Which addresses the SSRF guard lets a request reach (the rules; newsmon.fetch.connection enforces them).
 
 Public addresses always; loopback and private ranges only when allowed (all of them with
 NEWSMON_ALLOW_PRIVATE_HOSTS, or listed networks and hosts with NEWSMON_PRIVATE_ALLOWLIST);

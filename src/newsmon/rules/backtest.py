@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from newsmon.alerts.messages import Excerpt, make_excerpt
-from newsmon.rules.query import Query, RuleSet, prepare_document
+from newsmon.rules.matching import prepare_document
+from newsmon.rules.query import Query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.store import ArchivedArticle
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

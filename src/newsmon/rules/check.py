@@ -22,8 +22,9 @@ import yaml
 
 from newsmon.alerts.channels import references
 from newsmon.alerts.redaction import redact_url
+from newsmon.config.loading import ConfigError, load_config
+from newsmon.config.models import Config
 from newsmon.rules.query import QuerySyntaxError, parse_query
-from newsmon.settings import Config, ConfigError, load_config
 from newsmon.textnorm import normalize
 
 _QUOTED = re.compile(r'"[^"]*"?')

@@ -10,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from newsmon.config.models import Config
 from newsmon.records import ArticleDraft, Extracted, Page
-from newsmon.rules.query import QueryMatch, RuleSet, parse_query, prepare_document
-from newsmon.settings import Config
+from newsmon.rules.matching import prepare_document
+from newsmon.rules.query import QueryMatch, parse_query
+from newsmon.rules.ruleset import RuleSet
 from newsmon.stories.copies import Fingerprint, fingerprint
 from newsmon.stories.features import StoryFeatures, story_features
 from newsmon.stories.gazetteer import load_gazetteer

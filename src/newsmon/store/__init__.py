@@ -22,6 +22,7 @@ from newsmon.alerts.digest import AlertLine, StoryLine
 from newsmon.alerts.pacing import ChannelHistory
 from newsmon.alerts.redaction import redact_url
 from newsmon.backfill.plan import Retag, StoredArticle, Unit
+from newsmon.config.models import SourceConfig, StoryUpdates
 from newsmon.fetch.schedule import (
     PollPolicy,
     adaptive_interval,
@@ -33,7 +34,6 @@ from newsmon.fetch.schedule import (
 )
 from newsmon.records import FeedEntry, FeedPoll, FeedState, PageFailure
 from newsmon.rules.prepare import ReadyArticle
-from newsmon.settings import SourceConfig, StoryUpdates
 from newsmon.store.models import (
     Alert,
     AlertDelivery,

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from newsmon.config.models import StoryUpdates
 from newsmon.records import ArticleDraft
-from newsmon.settings import StoryUpdates
 from newsmon.store.models import (
     Alert,
     Article,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-from newsmon.settings import StoryUpdates
+from newsmon.config.models import StoryUpdates
 
 
 def update_reason(

@@ -18,7 +18,7 @@ SITE = HERE / "site"
 CONFIG_TEMPLATES = HERE / "config"
 
 if TYPE_CHECKING:
-    from newsmon.settings import Config
+    from newsmon.config.models import Config
 
 
 def write_demo_config(target: Path, replacements: dict[str, str]) -> Path:
@@ -48,7 +48,7 @@ def run_demo(
     from sqlalchemy.orm import Session
 
     from newsmon.app.demo.server import AlertReceiver, StaticSite
-    from newsmon.settings import load_config
+    from newsmon.config.loading import load_config
     from newsmon.store import archive_report, iter_alerts
     from newsmon.store.db import make_engine, upgrade
     from newsmon.store.stories import iter_stories

@@ -1,0 +1,1 @@
+"""The `newsmon` commands, one module per command group; `newsmon.app.cli` declares the tree."""

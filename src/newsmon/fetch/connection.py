@@ -1,0 +1,237 @@
+"""The connection layer under the HTTP client: the SSRF guard at connect time, one pool per host.
+
+The guard is a custom httpcore network backend: a host name is resolved once, every address is
+checked (the rules are `newsmon.fetch.ssrf`), and the socket is opened to the checked address, so a
+DNS answer that changes between check and connect (rebinding) cannot reach an internal host. The
+client that sends requests through it, with its limits and errors, is `newsmon.fetch.http`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import select
+import socket
+import ssl
+import typing
+from collections.abc import Awaitable, Callable
+
+import anyio
+import httpcore
+import httpx
+
+from newsmon.fetch.ssrf import PrivateAccess
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+# Idle connections are kept this long for reuse (a host polled at 1 request/s reuses its own).
+KEEPALIVE_EXPIRY_S = 5.0
+
+_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
+
+
+def ip_literal(host: str) -> str | None:
+    """The IP address a host name spells, or None for a name to resolve.
+
+    Besides dotted quads and IPv6, the legacy IPv4 spellings `inet_aton` and browsers accept:
+    `2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1` all mean 127.0.0.1. Parsed here, without
+    the resolver, so the guard judges the address they mean whatever resolver is in use.
+    """
+    candidate = host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        pass
+    if not _LEGACY_IPV4.fullmatch(candidate):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(candidate.rstrip(".")))
+    except OSError:
+        return "255.255.255.255"  # numeric but out of range: refused as reserved, never resolved
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The host's addresses from the system resolver, in its order, without repeats."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class AddressRefused(Exception):
+    """Raised inside the transport; `newsmon.fetch.http.Fetcher` turns it into a BlockedAddressError."""
+
+    def __init__(self, host: str, address: str, reason: str) -> None:
+        super().__init__(host, address, reason)
+        self.host, self.address, self.reason = host, address, reason
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Resolves once, refuses non-public addresses, then connects to the very address checked."""
+
+    def __init__(
+        self,
+        resolver: Resolver | None,
+        *,
+        allow_private_hosts: bool = False,
+        private_access: PrivateAccess | None = None,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._resolver = resolver  # None: the system resolver, looked up at each call
+        self._access = private_access or PrivateAccess(allow_all=allow_private_hosts)
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect to the first reachable checked address of `host` (TLS SNI stays the name)."""
+        addresses = await self._resolve(host, port, timeout)
+        for address in addresses:
+            reason = self._access.refusal(host, address)
+            if reason is not None:
+                raise AddressRefused(host, address, reason)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                stream = await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+                return _SocketCachingStream(stream)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
+                failure = err
+        assert failure is not None  # addresses is never empty here
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Never used: the guard only knows TCP."""
+        raise httpcore.ConnectError("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        """Delegate to the wrapped backend."""
+        await self._inner.sleep(seconds)
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+        literal = ip_literal(host)
+        if literal is not None:
+            return [literal]  # a literal address is checked like a resolved one
+        resolver = self._resolver or system_resolver
+        try:
+            with anyio.fail_after(timeout):
+                addresses = list(await resolver(host, port))
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} took over {timeout:g} s") from None
+        except OSError as err:
+            raise httpcore.ConnectError(f"could not resolve {host}: {err}") from None
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} has no address")
+        return addresses
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool rebuilt on the guarded network backend."""
+
+    def __init__(
+        self, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext, keepalive: int
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False)
+        # httpx 0.28 takes no network backend; replacing the (still empty) pool it built keeps
+        # httpx's request, stream and exception mapping. tests/unit/test_http.py pins this.
+        # Requests in flight are capped by the Politeness registry (per host and overall), so
+        # the pool sets no cap of its own: it only keeps idle connections for reuse.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=None,
+            max_keepalive_connections=keepalive,
+            keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            network_backend=backend,
+        )
+
+
+class _SocketCachingStream(httpcore.AsyncNetworkStream):
+    """A connection's stream that answers httpcore's "is_readable" from the socket it keeps.
+
+    httpcore asks every idle connection of a pool whether its socket is readable each time it
+    assigns a request; through anyio that lookup rebuilds a dict of the socket's attributes (a
+    getpeername() among them) on every call: a tenth of ingest's HTTP CPU (benchmarks/run.py
+    --profile). The socket of a connection never changes, TLS or not.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _SocketCachingStream(tls)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable":
+            return _is_readable(self._socket)
+        if info == "socket":
+            return self._socket
+        return self._inner.get_extra_info(info)
+
+
+def _is_readable(sock: socket.socket | None) -> bool:
+    """Would a read return at once (data, or the end of a closed connection)? As httpcore does."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class PerHostTransport(httpx.AsyncBaseTransport):
+    """One small connection pool per host (scheme, name, port), created on first use.
+
+    One shared pool does not suit a run over dozens of hosts: capped at the in-flight limit it
+    closed one host's idle connection to open the next one's (1,000 polls on 50 hosts made 1,000
+    connections), and uncapped, httpcore checks every idle connection on every request.
+    """
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend, *, keepalive: int) -> None:
+        self._backend = backend
+        self._ssl_context = httpx.create_ssl_context(trust_env=False)  # loaded once, shared
+        self._keepalive = max(keepalive, 1)  # idle connections kept per host
+        self._pools: dict[tuple[bytes, bytes, int | None], _GuardedTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        transport = self._pools.get(key)
+        if transport is None:
+            transport = _GuardedTransport(self._backend, self._ssl_context, self._keepalive)
+            self._pools[key] = transport
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for transport in pools:
+            await transport.aclose()
