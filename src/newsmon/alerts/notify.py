@@ -28,6 +28,7 @@ from newsmon.store import (
     PendingDelivery,
     acquire_lease,
     channel_key,
+    defer_deliveries,
     message_history,
     pending_deliveries,
     record_message,
@@ -120,38 +121,44 @@ def deliver_pending(
     held = sum(h.alerts for h in plan.held if h.paced)
     outcome = DeliveryOutcome(holds=plan.held, held=held)
     # A channel that failed once in this round is not tried again in it (one unreachable webhook
-    # would otherwise cost a timeout per alert): its other messages are recorded with the same
-    # error and retried on later runs. Its failure is reported once, with the alerts it held up.
-    failed: dict[str, str] = {}
+    # would otherwise cost a timeout per alert): its other messages are not sent, so they count no
+    # attempt; they wait with the same error until the failed one's retry time. Its failure is
+    # reported once, with the alerts it held up.
+    failed: dict[str, tuple[str, datetime]] = {}
     held_up: dict[str, list[tuple[str, int]]] = {}
     for message in plan.send:
         policy = policies[message.rule]
-        error = failed.get(message.channel) or sender(
-            urls[(message.rule, message.channel)], compose(message, policy)
-        )
-        attempts = max(item.attempts for item in message.items) + 1
-        with Session(engine) as session, session.begin():
-            record_message(
-                session,
-                rule=message.rule,
-                channel=message.channel,
-                kind=message.kind,
-                delivery_ids=[item.delivery_id for item in message.items],
-                ok=error is None,
-                error=error,
-                now=now,
-                retry_at=now + retry_delay(attempts),
-            )
+        ids = [item.delivery_id for item in message.items]
+        if message.channel in failed:
+            error, retry_at = failed[message.channel]
+            with Session(engine) as session, session.begin():
+                defer_deliveries(session, ids, error=f"not tried: {error}", retry_at=retry_at)
+        else:
+            error = sender(urls[(message.rule, message.channel)], compose(message, policy))
+            attempts = max(item.attempts for item in message.items) + 1
+            retry_at = now + retry_delay(attempts)
+            with Session(engine) as session, session.begin():
+                record_message(
+                    session,
+                    rule=message.rule,
+                    channel=message.channel,
+                    kind=message.kind,
+                    delivery_ids=ids,
+                    ok=error is None,
+                    error=error,
+                    now=now,
+                    retry_at=retry_at,
+                )
         if error is None:
             outcome.messages += 1
             outcome.delivered += len(message.items)
         else:
             outcome.failed += len(message.items)
-            failed.setdefault(message.channel, error)
+            failed.setdefault(message.channel, (error, retry_at))
             held_up.setdefault(message.channel, []).extend(
                 (message.rule, item.alert_id) for item in message.items
             )
-    outcome.errors = [channel_failure(failed[c], alerts) for c, alerts in held_up.items()]
+    outcome.errors = [channel_failure(failed[c][0], alerts) for c, alerts in held_up.items()]
     for error in outcome.errors:
         log.debug("%s", error)  # the tasks layer logs it once, to the run
     return outcome
