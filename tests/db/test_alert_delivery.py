@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.alerts.notify import DeliveryOutcome, deliver_pending
+from newsmon.alerts.notify import DeliveryOutcome, deliver_pending, deliveries_due
 from newsmon.app.demo.server import AlertReceiver
 from newsmon.records import ArticleDraft
 from newsmon.settings import AlertConfig, Config
@@ -159,6 +159,9 @@ def test_messages_not_tried_after_their_channel_failed_count_no_attempt(
     assert all("503" in (d.last_error or "") for d in waiting)
     # Not tried before the failed message's retry time, untried ones included.
     assert {d.next_attempt_at for d in waiting} == {NOW + timedelta(minutes=1)}
+    # `newsmon ingest` asks this before starting Prefect: nothing to send until the retry time.
+    assert not deliveries_due(engine, config, now=NOW + timedelta(seconds=30))
+    assert deliveries_due(engine, config, now=NOW + timedelta(minutes=2))
     assert run(engine, config, at=NOW + timedelta(seconds=30)).failed == 0 and flaky.refused == 1
 
     run(engine, config, at=NOW + timedelta(minutes=2))  # still down: one request, one attempt

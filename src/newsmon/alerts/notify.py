@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.alerts.channels import Rendered, SecretResolver, Sender, TextFormat, send_apprise
 from newsmon.alerts.messages import AlertItem, make_excerpt, render_alert, render_digest
-from newsmon.alerts.pacing import DeliveryPolicy, Held, Outgoing, plan_deliveries
+from newsmon.alerts.pacing import DeliveryPolicy, Held, Outgoing, Plan, plan_deliveries
 from newsmon.settings import Config
 from newsmon.store import (
     PendingDelivery,
@@ -90,6 +90,30 @@ def compose(
     )
 
 
+def _plan(
+    engine: Engine, config: Config, *, now: datetime
+) -> tuple[dict[tuple[str, str], str], dict[str, DeliveryPolicy], Plan[PendingDelivery]]:
+    """The configured URLs by (rule, channel key), each rule's pacing, and what goes out now."""
+    urls: dict[tuple[str, str], str] = {}
+    policies: dict[str, DeliveryPolicy] = {}
+    for rule in config.alerts:
+        policies[rule.name] = DeliveryPolicy.of(rule)
+        for url in rule.notify:
+            urls[(rule.name, channel_key(url))] = url
+    with Session(engine) as session:
+        channels = {channel for _, channel in urls}
+        pending = pending_deliveries(session, now=now, due_only=False, channels=channels)
+        history = message_history(session, now=now)
+    # A URL removed from a rule (or a removed rule) is no longer sent to: its rows stay undelivered.
+    pending = [p for p in pending if (p.rule, p.channel) in urls]
+    return urls, policies, plan_deliveries(pending, policies, history, now=now)
+
+
+def deliveries_due(engine: Engine, config: Config, *, now: datetime) -> bool:
+    """Whether a delivery pass at `now` would send anything (read only: nothing is sent)."""
+    return bool(config.alerts) and bool(_plan(engine, config, now=now)[2].send)
+
+
 def deliver_pending(
     engine: Engine,
     config: Config,
@@ -105,19 +129,7 @@ def deliver_pending(
     Prefect Secret blocks); `send` replaces Apprise (the default) for one URL and one message.
     """
     sender = send or partial(send_apprise, secret=secret, timeout_s=timeout_s)
-    urls: dict[tuple[str, str], str] = {}
-    policies: dict[str, DeliveryPolicy] = {}
-    for rule in config.alerts:
-        policies[rule.name] = DeliveryPolicy.of(rule)
-        for url in rule.notify:
-            urls[(rule.name, channel_key(url))] = url
-    with Session(engine) as session:
-        channels = {channel for _, channel in urls}
-        pending = pending_deliveries(session, now=now, due_only=False, channels=channels)
-        history = message_history(session, now=now)
-    # A URL removed from a rule (or a removed rule) is no longer sent to: its rows stay undelivered.
-    pending = [p for p in pending if (p.rule, p.channel) in urls]
-    plan = plan_deliveries(pending, policies, history, now=now)
+    urls, policies, plan = _plan(engine, config, now=now)
     held = sum(h.alerts for h in plan.held if h.paced)
     outcome = DeliveryOutcome(holds=plan.held, held=held)
     # A channel that failed once in this round is not tried again in it (one unreachable webhook
