@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.alerts.notify import DeliveryOutcome, deliver_pending
+from newsmon.alerts.notify import DeliveryOutcome, deliver_pending, deliveries_due
 from newsmon.app.demo.server import AlertReceiver
 from newsmon.config.models import AlertConfig, Config
 from newsmon.records import ArticleDraft
@@ -138,6 +138,44 @@ def test_a_failing_channel_is_tried_once_per_round_and_reported_once(
     flaky.down = False
     later = run(engine, config, at=NOW + timedelta(hours=2))
     assert (later.delivered, later.failed) == (4, 0) and len(flaky.accepted) == 4
+
+
+def test_messages_not_tried_after_their_channel_failed_count_no_attempt(
+    engine: Engine, receiver: AlertReceiver, local_server: LocalServer
+) -> None:
+    """Issue 15: once a channel failed in a round, its other messages were recorded as attempts
+    though never sent. Only what was sent counts; the rest wait for the failed one's retry."""
+    flaky = FlakyWebhook(local_server)
+    config = config_with(notify=(f"json://127.0.0.1:{receiver.port}/alerts", flaky.url))
+
+    def flaky_attempts() -> list[int]:
+        return sorted(
+            d.attempts for d in rows(engine, AlertDelivery) if d.channel_label == flaky.url
+        )
+
+    run(engine, config, *(story(n) for n in range(4)), at=NOW)
+    assert flaky.refused == 1 and flaky_attempts() == [0, 0, 0, 1]
+    waiting = [d for d in rows(engine, AlertDelivery) if d.channel_label == flaky.url]
+    assert all("503" in (d.last_error or "") for d in waiting)
+    # Not tried before the failed message's retry time, untried ones included.
+    assert {d.next_attempt_at for d in waiting} == {NOW + timedelta(minutes=1)}
+    # `newsmon ingest` asks this before starting Prefect: nothing to send until the retry time.
+    assert not deliveries_due(engine, config, now=NOW + timedelta(seconds=30))
+    assert deliveries_due(engine, config, now=NOW + timedelta(minutes=2))
+    assert run(engine, config, at=NOW + timedelta(seconds=30)).failed == 0 and flaky.refused == 1
+
+    run(engine, config, at=NOW + timedelta(minutes=2))  # still down: one request, one attempt
+    assert flaky.refused == 2 and flaky_attempts() == [0, 0, 0, 2]
+    flaky.down = False
+    later = run(engine, config, at=NOW + timedelta(hours=1))
+    assert later.delivered == 4 and flaky_attempts() == [1, 1, 1, 3]
+    exported = [a["attempts"] for a in _exported_alerts(engine)]
+    assert sorted(exported) == [1, 1, 1, 3]
+
+
+def _exported_alerts(engine: Engine) -> list[dict]:  # type: ignore[type-arg]
+    with Session(engine) as session:
+        return list(iter_alerts(session))
 
 
 def test_failing_channel_is_retried_until_delivered_and_the_other_gets_it_once(

@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,15 @@ def _help(command: tuple[str, ...]) -> str:
 def _check_command(argv: list[str]) -> None:
     """A newsmon or prefect command line: its subcommand exists and takes the options given."""
     name = Path(argv[0]).name
+    if name == "python":  # a script of deploy/ (the image copies it there): it takes the options
+        script = DEPLOY / argv[1]
+        assert script.is_file(), argv
+        text = subprocess.run(
+            [sys.executable, str(script), "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        for option in (arg for arg in argv[2:] if arg.startswith("--")):
+            assert option.split("=")[0] in text, f"{argv[1]} has no option {option}"
+        return
     assert name in ("newsmon", "prefect"), argv
     words = [name]
     rest = argv[1:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.app.demo.run import SITE, write_demo_config
 from newsmon.app.demo.server import AlertReceiver, StaticSite
+from newsmon.flows.deployments import newsmon_deployments
 from newsmon.store import iter_articles
 from newsmon.store.db import make_engine
 from tests.deploy.conftest import NEWSMON, PREFECT, REPO, PrefectServer, quiet_env
@@ -60,6 +62,31 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_ingest(
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("*/15 * * * *", "UTC")
     assert backfill.schedules == []
     assert backfill.parameter_openapi_schema["required"] == ["since"]
+    # As `prefect deploy` leaves them, the forms are the ones Prefect derives (prefect.yaml cannot
+    # give another): the server path `config_dir` is a field, `sources` free text.
+    assert "config_dir" in backfill.parameter_openapi_schema["properties"]
+
+    # deploy/forms.py, as docs/OPERATIONS.md says, gives them `newsmon serve`'s forms.
+    forms_config = write_demo_config(
+        tmp_path / "forms-config", {"{{BASE_URL}}": "http://127.0.0.1:9", "{{RECEIVER_PORT}}": "9"}
+    )
+    applied = _run(
+        [sys.executable, str(REPO / "deploy" / "forms.py"), "--config", str(forms_config)],
+        cwd=project,
+        env=env,
+    )
+    assert (
+        "ingest/ingest-pool: form set" in applied and "backfill/backfill-pool: form set" in applied
+    )
+    served = {d.name: d for d in newsmon_deployments(str(forms_config))}
+    with prefect_server.api(), get_client(sync_client=True) as client:
+        for flow in ("ingest", "backfill"):
+            pooled = client.read_deployment_by_name(f"{flow}/{flow}-pool").parameter_openapi_schema
+            form = served[flow]._parameter_openapi_schema.model_dump()
+            assert pooled["properties"] == form["properties"], flow
+            assert pooled.get("required", []) == form.get("required", []), flow
+            assert "config_dir" not in pooled["properties"]
+            assert "tigris-herald" in pooled["properties"]["sources"]["items"]["enum"]
     assert ingest.pull_steps == [
         {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEWSMON_HOME }}"}}
     ]

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from newsmon.alerts.channels import Rendered, SecretResolver, Sender, TextFormat, send_apprise
 from newsmon.alerts.messages import AlertItem, make_excerpt, render_alert, render_digest
-from newsmon.alerts.pacing import DeliveryPolicy, Held, Outgoing, plan_deliveries
+from newsmon.alerts.pacing import DeliveryPolicy, Held, Outgoing, Plan, plan_deliveries
 from newsmon.config.models import Config
 from newsmon.store import (
     PendingDelivery,
     acquire_lease,
     channel_key,
+    defer_deliveries,
     message_history,
     pending_deliveries,
     record_message,
@@ -89,6 +90,30 @@ def compose(
     )
 
 
+def _plan(
+    engine: Engine, config: Config, *, now: datetime
+) -> tuple[dict[tuple[str, str], str], dict[str, DeliveryPolicy], Plan[PendingDelivery]]:
+    """The configured URLs by (rule, channel key), each rule's pacing, and what goes out now."""
+    urls: dict[tuple[str, str], str] = {}
+    policies: dict[str, DeliveryPolicy] = {}
+    for rule in config.alerts:
+        policies[rule.name] = DeliveryPolicy.of(rule)
+        for url in rule.notify:
+            urls[(rule.name, channel_key(url))] = url
+    with Session(engine) as session:
+        channels = {channel for _, channel in urls}
+        pending = pending_deliveries(session, now=now, due_only=False, channels=channels)
+        history = message_history(session, now=now)
+    # A URL removed from a rule (or a removed rule) is no longer sent to: its rows stay undelivered.
+    pending = [p for p in pending if (p.rule, p.channel) in urls]
+    return urls, policies, plan_deliveries(pending, policies, history, now=now)
+
+
+def deliveries_due(engine: Engine, config: Config, *, now: datetime) -> bool:
+    """Whether a delivery pass at `now` would send anything (read only: nothing is sent)."""
+    return bool(config.alerts) and bool(_plan(engine, config, now=now)[2].send)
+
+
 def deliver_pending(
     engine: Engine,
     config: Config,
@@ -104,54 +129,48 @@ def deliver_pending(
     Prefect Secret blocks); `send` replaces Apprise (the default) for one URL and one message.
     """
     sender = send or partial(send_apprise, secret=secret, timeout_s=timeout_s)
-    urls: dict[tuple[str, str], str] = {}
-    policies: dict[str, DeliveryPolicy] = {}
-    for rule in config.alerts:
-        policies[rule.name] = DeliveryPolicy.of(rule)
-        for url in rule.notify:
-            urls[(rule.name, channel_key(url))] = url
-    with Session(engine) as session:
-        channels = {channel for _, channel in urls}
-        pending = pending_deliveries(session, now=now, due_only=False, channels=channels)
-        history = message_history(session, now=now)
-    # A URL removed from a rule (or a removed rule) is no longer sent to: its rows stay undelivered.
-    pending = [p for p in pending if (p.rule, p.channel) in urls]
-    plan = plan_deliveries(pending, policies, history, now=now)
+    urls, policies, plan = _plan(engine, config, now=now)
     held = sum(h.alerts for h in plan.held if h.paced)
     outcome = DeliveryOutcome(holds=plan.held, held=held)
     # A channel that failed once in this round is not tried again in it (one unreachable webhook
-    # would otherwise cost a timeout per alert): its other messages are recorded with the same
-    # error and retried on later runs. Its failure is reported once, with the alerts it held up.
-    failed: dict[str, str] = {}
+    # would otherwise cost a timeout per alert): its other messages are not sent, so they count no
+    # attempt; they wait with the same error until the failed one's retry time. Its failure is
+    # reported once, with the alerts it held up.
+    failed: dict[str, tuple[str, datetime]] = {}
     held_up: dict[str, list[tuple[str, int]]] = {}
     for message in plan.send:
         policy = policies[message.rule]
-        error = failed.get(message.channel) or sender(
-            urls[(message.rule, message.channel)], compose(message, policy)
-        )
-        attempts = max(item.attempts for item in message.items) + 1
-        with Session(engine) as session, session.begin():
-            record_message(
-                session,
-                rule=message.rule,
-                channel=message.channel,
-                kind=message.kind,
-                delivery_ids=[item.delivery_id for item in message.items],
-                ok=error is None,
-                error=error,
-                now=now,
-                retry_at=now + retry_delay(attempts),
-            )
+        ids = [item.delivery_id for item in message.items]
+        if message.channel in failed:
+            error, retry_at = failed[message.channel]
+            with Session(engine) as session, session.begin():
+                defer_deliveries(session, ids, error=f"not tried: {error}", retry_at=retry_at)
+        else:
+            error = sender(urls[(message.rule, message.channel)], compose(message, policy))
+            attempts = max(item.attempts for item in message.items) + 1
+            retry_at = now + retry_delay(attempts)
+            with Session(engine) as session, session.begin():
+                record_message(
+                    session,
+                    rule=message.rule,
+                    channel=message.channel,
+                    kind=message.kind,
+                    delivery_ids=ids,
+                    ok=error is None,
+                    error=error,
+                    now=now,
+                    retry_at=retry_at,
+                )
         if error is None:
             outcome.messages += 1
             outcome.delivered += len(message.items)
         else:
             outcome.failed += len(message.items)
-            failed.setdefault(message.channel, error)
+            failed.setdefault(message.channel, (error, retry_at))
             held_up.setdefault(message.channel, []).extend(
                 (message.rule, item.alert_id) for item in message.items
             )
-    outcome.errors = [channel_failure(failed[c], alerts) for c, alerts in held_up.items()]
+    outcome.errors = [channel_failure(failed[c][0], alerts) for c, alerts in held_up.items()]
     for error in outcome.errors:
         log.debug("%s", error)  # the tasks layer logs it once, to the run
     return outcome

@@ -140,3 +140,32 @@ def send_validators(
     if last_full_fetch_at is None or unconditional_after <= timedelta(0):
         return False
     return now - last_full_fetch_at < unconditional_after
+
+
+@dataclass(frozen=True)
+class NextDue:
+    """What a pass at a given time polls, and otherwise when (and which source) the next poll is."""
+
+    due: tuple[str, ...]
+    next_at: datetime | None = None
+    next_source: str | None = None
+
+
+def next_due(schedule: Iterable[tuple[str, datetime | None]], now: datetime) -> NextDue:
+    """The sources due at `now`, else the earliest next poll (None when nothing is scheduled).
+
+    `schedule`: (name, next poll time) of each source polled on its own schedule (enabled, not
+    parked); None means due at once (never polled, or its entry was just edited). The same rule
+    as the store's `due_sources` without `force`.
+    """
+    due: list[str] = []
+    upcoming: list[tuple[datetime, str]] = []
+    for name, at in schedule:
+        if at is None or at <= now:
+            due.append(name)
+        else:
+            upcoming.append((at, name))
+    if due or not upcoming:
+        return NextDue(tuple(due))
+    at, name = min(upcoming)
+    return NextDue((), at, name)

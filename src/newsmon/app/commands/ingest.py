@@ -18,7 +18,6 @@ from newsmon.app.commands.preflight import (
     settings_and_config,
 )
 from newsmon.config.models import Config
-from newsmon.settings import Settings
 
 
 def ingest(
@@ -47,35 +46,23 @@ def ingest(
             fail(f"--shard: {err}", 2)
     is_sqlite = settings.database_url.startswith("sqlite")
     engine = prepared_engine(settings, upgrade=is_sqlite)
+    from newsmon.app import idle
+
+    # Nothing due, queued or to send: answered from the database, without starting Prefect.
+    reason = None if force else idle.idle_reason(engine, settings, loaded, shard=shard, now=_now())
+    if reason is not None:
+        stdout.print("0 sources polled; no page queued, no alert to send")
+        stdout.print(reason, highlight=False, soft_wrap=True)
+        return
     summary = run_ingest(loaded, force=force, shard=shard)
     print_summary(summary)
     if not summary["sources_polled"]:
-        stdout.print(_nothing_due(engine, settings, loaded), highlight=False, soft_wrap=True)
+        due = idle.schedule(engine, loaded, shard=shard, now=_now())
+        stdout.print(idle.nothing_due(loaded, due), highlight=False, soft_wrap=True)
 
 
-def _nothing_due(engine: Any, settings: Settings, config: Config) -> str:
-    """Why a pass polled nothing, when the next poll is, and how to poll now."""
-    from sqlalchemy.orm import Session
-
-    from newsmon.fetch.schedule import PollPolicy
-    from newsmon.store import source_health
-
-    with Session(engine) as session:
-        rows = source_health(
-            session,
-            config.sources,
-            now=datetime.now(UTC),
-            policy=PollPolicy.from_settings(settings),
-        )
-    upcoming = sorted((r["next_poll_at"], r["name"]) for r in rows if r["next_poll_at"])
-    if not any(s.enabled for s in config.sources):
-        why = f"no source is enabled in {config.directory / 'sources.yaml'} (enabled: true)"
-    elif upcoming:
-        when, name = upcoming[0]
-        why = f"no source was due: the next poll is at {when:%Y-%m-%d %H:%M} UTC ({name})"
-    else:
-        why = "no source was due (parked sources: newsmon sources --unpark NAME)"
-    return f"{why}; `newsmon ingest --force` polls every enabled source now"
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def run_ingest(
