@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -89,3 +90,56 @@ def test_backfill_batches_spread_over_hosts_and_earliest_first(
     # ... and each batch of two took one page of each host while both had pages left.
     pairs = min(hosts.count(a.port), hosts.count(b.port))
     assert [set(hosts[i : i + 2]) for i in range(0, 2 * pairs, 2)] == [{a.port, b.port}] * pairs
+
+
+def test_a_backfill_batch_that_fails_is_an_error_line_and_the_run_goes_on(
+    prefect_harness: None,
+    sites: tuple[StaticSite, StaticSite],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in ingest: the other batches are stored; the failed batch's pages hold the unit open, so
+    the run ends Failed saying so, and running the same backfill again fetches them. (The old
+    backfill loop let the exception end the whole run.) The failure is injected at the extraction
+    task's one seam, the process's extractor."""
+    import newsmon.tasks.pages as pages_task
+    from newsmon.flows.backfill import backfill
+
+    real_extractor = pages_task.extractor
+
+    class Failing:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def extract(self, pages: list[Any], hints: Any) -> Any:
+            if any("wadi-horan" in p.final_url for p in pages):
+                raise RuntimeError("the extraction task failed")
+            return self.inner.extract(pages, hints)
+
+    monkeypatch.setattr(pages_task, "extractor", lambda settings: Failing(real_extractor(settings)))
+    a, b = sites
+    a.route("/mixed/feed.xml", mixed_feed(a, b), content_type="application/rss+xml")
+    config = write_backfill_config(tmp_path / "config", a, sources=("mixed",))
+    database = f"sqlite:///{tmp_path / 'failing.db'}"
+    upgrade(make_engine(database))
+    monkeypatch.setenv("NEWSMON_DATABASE_URL", database)
+    monkeypatch.setenv("NEWSMON_ALLOW_PRIVATE_HOSTS", "true")
+    monkeypatch.setenv("NEWSMON_HOST_RPS", "1000")
+    monkeypatch.setenv("NEWSMON_BATCH_SIZE", "2")
+
+    until = date(2026, 11, 20)  # takes in Wadi Horan (19 November)
+    state = backfill(since=SINCE, until=until, config_dir=str(config), return_state=True)
+    first = state.result(raise_on_failure=False)
+
+    assert state.is_failed() and not first["complete"]
+    # Wadi Horan is host B's latest page, alone in the last batch (6 pages on A, 7 on B).
+    assert first["pages_to_retry"] == 1
+    assert [e for e in first["errors"] if e.startswith("batch ")] == [
+        "batch 1 pages (mixed): RuntimeError: the extraction task failed"
+    ]
+    assert first["stored"] >= 8  # every other batch
+
+    monkeypatch.setattr(pages_task, "extractor", real_extractor)
+    again = backfill(since=SINCE, until=until, config_dir=str(config), return_state=True)
+    second = again.result(raise_on_failure=False)
+    assert second["complete"] and second["stored"] == 1
