@@ -8,42 +8,35 @@ run that stopped half-way, started again with the same parameters, skips what wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from functools import partial
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from prefect import flow
-from prefect.artifacts import (
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed, State
 
-from newsmon.backfill.plan import (
-    BackfillSummary,
-    Unit,
-    UnitRead,
+from newsmon.backfill.plan import Unit, UnitRead, feed_unit, first_sightings
+from newsmon.backfill.site_scope import Scope
+from newsmon.backfill.summary import BackfillSummary
+from newsmon.backfill.window import (
     Window,
     backfill_key,
     describe_backfill,
-    feed_unit,
     make_window,
     rules_digest,
 )
-from newsmon.backfill.site_scope import Scope
 from newsmon.config.loading import load_config
 from newsmon.config.models import Config
-from newsmon.flows.ingest import describe_sources
-from newsmon.records import FeedEntry, PageFailure
+from newsmon.flows.pages import run_pages
+from newsmon.page_batches import BatchOutcome
+from newsmon.records import FeedEntry
 from newsmon.settings import Settings
 from newsmon.store.db import check_connection
-from newsmon.tasks.artifacts import publish_digest
+from newsmon.tasks.artifacts import ProgressArtifact, publish_backfill_digest
 from newsmon.tasks.backfill import (
     count_window,
     finish_unit,
@@ -54,11 +47,8 @@ from newsmon.tasks.backfill import (
     record_units,
     retag_articles,
 )
-from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
 from newsmon.tasks.runtime import engine_for, tie_ephemeral_api_server
-from newsmon.tasks.store import deliver_alerts as deliver_pending_alerts
-from newsmon.tasks.store import store_batch
-from newsmon.urls import canonical_url
+from newsmon.tasks.store import deliver_pending_alerts
 
 # `newsmon backfill` in ephemeral mode: Prefect's temporary API server dies with this process.
 tie_ephemeral_api_server()
@@ -129,7 +119,9 @@ def backfill(
         delivery = deliver_pending_alerts(settings, config)
         summary.alerts_delivered, summary.alerts_failed = delivery.delivered, delivery.failed
         summary.errors.extend(delivery.errors or [])
-    _digest(settings, summary, described, article_ids=article_ids, alert_ids=alert_ids)
+    publish_backfill_digest(
+        settings, summary, described, article_ids=article_ids, alert_ids=alert_ids
+    )
     totals = summary.totals()
     create_table_artifact(
         key="backfill-summary",
@@ -171,32 +163,6 @@ def _selected_sources(config: Config, names: list[str] | None, mode: str) -> lis
     return list(dict.fromkeys(names))
 
 
-class _Progress:
-    """The run's progress artifact, moved forward (never back) as units finish."""
-
-    def __init__(self, description: str) -> None:
-        self.value = 0.0
-        # async_dispatch types it as "UUID or coroutine"; called from sync code it is the UUID.
-        self.id = cast(
-            UUID,
-            create_progress_artifact(
-                progress=0.0, key="backfill-progress", description=description
-            ),
-        )
-
-    def within(
-        self, done: int, total: int, reading: str, summary: BackfillSummary, fraction: float
-    ) -> None:
-        """Progress part-way through a unit (`fraction` of its pages handled)."""
-        stored = summary.totals().stored
-        self.update(done + fraction, total, f"{reading}: {stored} articles stored")
-
-    def update(self, done: float, total: int, description: str) -> None:
-        value = 100.0 * done / total if total else 100.0
-        self.value = max(self.value, min(value, 100.0))
-        update_progress_artifact(self.id, progress=self.value, description=description)
-
-
 # --- discover ---------------------------------------------------------------------------------
 
 
@@ -232,7 +198,7 @@ def _discover(
     for unit in units.values():
         if unit.kind == "feed" and "scope" in unit.detail and unit.source in selected:
             scopes[unit.source or ""] = Scope.from_dict(unit.detail["scope"])
-    progress = _Progress(described)
+    progress = ProgressArtifact("backfill-progress", described)
     order = list(units)  # discovery order; units found on the way are appended
     work = sum(1 for u in units.values() if u.kind != "backfill")
     done = summary.units_skipped
@@ -250,9 +216,16 @@ def _discover(
             row = summary.source(name)
             row.discovered += counts.discovered
             row.in_window += counts.in_window
-        fresh = _first_sighting(read.entries, seen_urls)
+        fresh = first_sightings(read.entries, seen_urls)
         reading = f"reading {unit.kind} {unit.url}"
-        batch_done = partial(progress.within, done, work, reading, summary)
+
+        def batch_done(
+            fraction: float, done: int = done, work: int = work, reading: str = reading
+        ) -> None:
+            """Progress part-way through the unit (`fraction` of its pages handled)."""
+            stored = summary.totals().stored
+            progress.update(done + fraction, work, f"{reading}: {stored} articles stored")
+
         retryable = _fetch_and_store(
             settings, config, fresh, summary, deliver, stored_ids, on_batch=batch_done
         )
@@ -310,20 +283,6 @@ def _read(
     )
 
 
-def _first_sighting(entries: Sequence[FeedEntry], seen: set[str]) -> list[FeedEntry]:
-    """Entries not met earlier in this run (a URL in two sitemaps is fetched once)."""
-    fresh = []
-    for entry in entries:
-        try:
-            key = canonical_url(entry.url)
-        except ValueError:
-            continue
-        if key not in seen:
-            seen.add(key)
-            fresh.append(entry)
-    return fresh
-
-
 def _fetch_and_store(
     settings: Settings,
     config: Config,
@@ -333,35 +292,25 @@ def _fetch_and_store(
     stored_ids: list[int],
     on_batch: Callable[[float], None],
 ) -> int:
-    """The ingest stages for these entries, batch by batch (`on_batch(fraction done)` after each).
+    """The page pipeline over these entries (`on_batch(fraction done)` after each batch).
 
-    Returns the number of pages worth trying again: fetch failures that may pass (a page that is
-    no article, or that robots.txt disallows, will not change, so it does not hold its unit open).
+    Returns the number of pages worth trying again (`BatchOutcome.pages_to_retry`): they hold
+    their unit open, so the same backfill run again fetches them.
     """
-    hints = {s.name: s.language for s in config.sources}
-    retryable = 0
+    retryable = handled = 0
     for entry in entries:
         summary.source(entry.source).new += 1
-    for start in range(0, len(entries), settings.batch_size):
-        batch = entries[start : start + settings.batch_size]
-        label = f"{len(batch)} pages ({describe_sources([e.source for e in batch])})"
-        pages, fetch_failures = fetch_article_pages(settings, batch, label=label, config=config)
-        extracted = extract_article_pages(settings, pages, hints, label=label)
-        failures = fetch_failures + [r for _, r in extracted if isinstance(r, PageFailure)]
-        for failure in failures:
-            summary.source(failure.entry.source).failed += 1
-            summary.errors.append(f"page ({failure.entry.source}): {failure.error}")
-        retryable += sum(1 for f in fetch_failures if not f.give_up)
-        stored = store_batch(
-            settings, config, extracted, fetch_failures, label=label, deliver_alerts=deliver
-        )
-        stored_ids.extend(stored.stored_ids)
-        for source, outcome in stored.per_source.items():
-            row = summary.source(source)
-            row.stored += outcome.stored
-            row.duplicates += outcome.duplicates
-            row.alerts += outcome.alerts
-        on_batch(min(1.0, (start + len(batch)) / len(entries)))
+
+    def batch_done(outcome: BatchOutcome) -> None:
+        nonlocal retryable, handled
+        retryable += outcome.pages_to_retry
+        handled += len(outcome.entries)
+        on_batch(min(1.0, handled / len(entries)))
+
+    # A failed store fails the run through its unit: its pages are left to retry (above), so the
+    # unit stays to do and the run ends Failed, saying what is left.
+    run = run_pages(settings, config, entries, summary, deliver=deliver, on_batch=batch_done)
+    stored_ids.extend(run.stored_ids)
     return retryable
 
 
@@ -389,7 +338,7 @@ def _reprocess(
     after_id = (saved.cursor or 0) if saved is not None else 0
     summary.resumed = after_id > 0
     total, through_id = count_window(settings, window, sources, after_id=after_id)
-    progress = _Progress(described)
+    progress = ProgressArtifact("backfill-progress", described)
     processed = 0
     while True:
         batch = retag_articles(
@@ -420,48 +369,3 @@ def _reprocess(
             break
     summary.units_done = 1
     return summary
-
-
-def _digest(
-    settings: Settings,
-    summary: BackfillSummary,
-    described: str,
-    *,
-    article_ids: Sequence[int] = (),
-    alert_ids: Sequence[int] = (),
-) -> None:
-    totals = summary.totals()
-    notes = []
-    if summary.resumed:
-        notes.append(
-            f"Resumed: {summary.units_skipped} unit(s) finished by an earlier run were skipped."
-        )
-    if not summary.complete:
-        notes.append(f"**{summary.left_to_resume().capitalize()}** (errors below).")
-    extra: dict[str, list[str]] = {}
-    if summary.mode == "discover":
-        heading = f"{described}: {totals.stored} new articles, {totals.alerts} alerts"
-    else:
-        heading = (
-            f"{described}: {totals.retagged} of {totals.articles} re-tagged, {totals.alerts} alerts"
-        )
-        extra["Topics added"] = [
-            f"{t}: {n} articles" for t, n in summary.topics_added.most_common()
-        ]
-        extra["Topics removed"] = [
-            f"{t}: {n} articles" for t, n in summary.topics_removed.most_common()
-        ]
-    if summary.errors:
-        extra["Errors"] = summary.errors[:50] + (
-            [f"... and {len(summary.errors) - 50} more"] if len(summary.errors) > 50 else []
-        )
-    publish_digest(
-        settings,
-        key="backfill-stories",
-        stories=summary.mode == "discover",
-        heading=heading,
-        article_ids=article_ids,
-        alert_ids=alert_ids,
-        notes=notes,
-        extra_sections=extra,
-    )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.alerts.notify import DeliveryOutcome, deliver_pending_exclusively
 from newsmon.config.models import Config
+from newsmon.page_batches import publication_order
 from newsmon.records import Extracted, Page, PageFailure
 from newsmon.rules.prepare import Rules, make_draft, prepare_articles
 from newsmon.settings import Settings
@@ -35,21 +36,18 @@ def store_batch(
     label: str,
     deliver_alerts: bool = True,
 ) -> StoreOutcome:
-    """Store one batch in one transaction, earliest-published first; counts per source inside."""
-    rules = Rules(config)
+    """Prepare and store one batch in one transaction, in publication order (the one place the
+    articles are sorted: `page_batches.publication_order`); counts per source inside."""
     failures = list(fetch_failures)
     drafts = []
     for page, result in extracted:
         if isinstance(result, PageFailure):
             failures.append(result)
         else:
-            drafts.append(
-                make_draft(page, result, language_hint=rules.languages.get(page.entry.source))
-            )
-    ready = prepare_articles(drafts, rules)
+            drafts.append(make_draft(page, result))
+    ready = sorted(prepare_articles(drafts, Rules(config)), key=publication_order)
     notify_urls = {alert.name: alert.notify for alert in config.alerts}
     now = datetime.now(UTC)
-    ready.sort(key=lambda r: (r.draft.published_at or r.draft.fetched_at, r.draft.fetched_at))
     with Session(engine_for(settings.database_url)) as session, session.begin():
         outcome = store_articles(
             session,
@@ -74,8 +72,9 @@ def store_batch(
     return outcome
 
 
+# Not `deliver_alerts`: that is the flows' boolean parameter (send the alerts a run raises or not).
 @task(name="deliver-alerts", cache_policy=NO_CACHE)
-def deliver_alerts(settings: Settings, config: Config) -> DeliveryOutcome:
+def deliver_pending_alerts(settings: Settings, config: Config) -> DeliveryOutcome:
     """Send what is due from the outbox: new alerts, digests whose time has come, retries."""
     outcome = deliver_pending_exclusively(
         engine_for(settings.database_url),

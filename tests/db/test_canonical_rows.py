@@ -38,7 +38,7 @@ def test_query_link_and_clean_link_from_two_feeds_are_one_article(engine: Engine
             html=html,
             fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
         )
-        draft = make_draft(page, extract_page(html, url), language_hint="en")
+        draft = make_draft(page, extract_page(html, url))
         with Session(engine) as session, session.begin():
             store_articles(session, ready(CONFIG, draft), notify_urls={}, now=NOW)
     with Session(engine) as session:

@@ -365,7 +365,7 @@ def test_reprocess_retags_and_raises_new_alerts_once(
     # Resumability: a first run is cut short after one batch (the task the flow runs, called as
     # the flow would), then the flow runs and finishes from there.
     monkeypatch.setenv("NEWSMON_BATCH_SIZE", "10")
-    from newsmon.backfill.plan import backfill_key, make_window, rules_digest
+    from newsmon.backfill.window import backfill_key, make_window, rules_digest
     from newsmon.config.loading import load_config
     from newsmon.settings import Settings
     from newsmon.tasks.backfill import retag_articles

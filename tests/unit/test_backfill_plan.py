@@ -9,23 +9,20 @@ import pytest
 
 from newsmon.backfill.discover import FeedPage, Sitemap, SitemapLink, SitemapUrl
 from newsmon.backfill.plan import (
-    BackfillSummary,
     StoredArticle,
-    backfill_key,
-    describe_backfill,
     feed_unit,
-    make_window,
     missing_feed_page,
     read_feed_page,
     read_robots,
     read_sitemap,
     retag,
     robots_unit,
-    rules_digest,
     sitemap_unit,
     unreadable_feed_page,
 )
 from newsmon.backfill.site_scope import Scope, fallback_scope, owner, site_scope
+from newsmon.backfill.summary import BackfillSummary
+from newsmon.backfill.window import backfill_key, describe_backfill, make_window, rules_digest
 from newsmon.config.models import Config, TopicConfig
 from newsmon.records import FeedEntry
 from newsmon.rules.prepare import Rules

@@ -84,8 +84,8 @@ def test_relative_canonical_is_resolved_against_the_final_url() -> None:
     query_url = "https://gulf.example/article.php?id=4521&ref=rss"
     clean_url = "https://gulf.example/news/2026/11/basra-power-cuts-return"
     html = load("en_canonical_relative.html")
-    first = make_draft(page(query_url, html), extract_page(html, query_url), language_hint=None)
-    second = make_draft(page(clean_url, html), extract_page(html, clean_url), language_hint=None)
+    first = make_draft(page(query_url, html), extract_page(html, query_url))
+    second = make_draft(page(clean_url, html), extract_page(html, clean_url))
     assert first.canonical_url == clean_url
     assert second.canonical_url == clean_url
 
@@ -94,7 +94,7 @@ def test_relative_canonical_reaching_make_draft_unresolved_is_resolved_there() -
     from newsmon.records import Extracted
 
     extracted = Extracted(title="t", text="x " * 20, canonical_url="/news/2026/11/slug")
-    draft = make_draft(page("https://w.example/a.php?id=1"), extracted, language_hint=None)
+    draft = make_draft(page("https://w.example/a.php?id=1"), extracted)
     assert draft.canonical_url == "https://w.example/news/2026/11/slug"
 
 
@@ -121,7 +121,6 @@ def test_feed_date_still_comes_first() -> None:
     draft = make_draft(
         page("https://r.example/a", html, published_at=feed_date),
         extract_page(html, None),
-        language_hint="ar",
     )
     assert draft.published_at == feed_date
 
@@ -222,7 +221,8 @@ def test_in_body_promos_raise_no_false_topic_or_alert(name: str, kept: list[str]
     rules = Rules(load_config(CONFIG_DIR))
     html = load(name)
     draft = make_draft(
-        page("https://culture.example/a", html), extract_page(html, None), language_hint=None
+        page("https://culture.example/a", html),
+        extract_page(html, None),
     )
     topics, alerts = rules.match(draft)
     assert "counter-terrorism" not in topics, draft.text

@@ -36,7 +36,6 @@ def test_feed_date_wins_page_metadata_fills_the_rest() -> None:
     result = make_draft(
         page("https://w.example/a", published_at=FEED_DATE, title="Feed title"),
         extracted(),
-        language_hint="ar",
     )
     assert result.published_at == FEED_DATE
     assert result.title == "Page title"
@@ -45,16 +44,17 @@ def test_feed_date_wins_page_metadata_fills_the_rest() -> None:
     assert result.fetched_at == FETCHED
 
 
-def test_missing_page_metadata_falls_back_to_feed_and_hint() -> None:
+def test_missing_page_metadata_falls_back_to_feed() -> None:
     result = make_draft(
         page("https://w.example/a", title="Feed title", author="Feed Author"),
         extracted(title=None, author=None, language=None, published_at=None),
-        language_hint="ar",
     )
+    # The language is extraction's alone: the source's hint was weighed there (extract_page's
+    # `language_hint`), and is not applied a second time here.
     assert (result.title, result.author, result.language, result.published_at) == (
         "Feed title",
         "Feed Author",
-        "ar",
+        None,
         None,
     )
 
@@ -66,7 +66,6 @@ def test_canonical_from_redirect_and_tracking_parameters() -> None:
             final_url="https://W.example:443/story/a/?utm_medium=feed#top",
         ),
         extracted(),
-        language_hint=None,
     )
     assert result.url == "https://w.example/a?utm_source=rss"
     assert result.final_url == "https://W.example:443/story/a/?utm_medium=feed#top"
@@ -77,7 +76,6 @@ def test_rel_canonical_on_same_site_is_honoured() -> None:
     result = make_draft(
         page("https://www.w.example/amp/a"),
         extracted(canonical="https://w.example/a"),
-        language_hint=None,
     )
     assert result.canonical_url == "https://w.example/a"
 
@@ -86,7 +84,6 @@ def test_rel_canonical_to_another_site_is_not_trusted() -> None:
     result = make_draft(
         page("https://herald.example/a"),
         extracted(canonical="https://wire.example/original"),
-        language_hint=None,
     )
     assert result.canonical_url == "https://herald.example/a"
 

@@ -1,18 +1,15 @@
-"""The pure side of backfills: the date window, the backfill's identity, its units of work and what
-reading each one means (entries to fetch, more units), re-tagging, and the counts a run reports.
+"""The pure side of a backfill's work: its units (a feed page, a robots.txt, a sitemap), what
+reading each one means (entries to fetch, more units), and re-tagging stored articles.
 
-A backfill is identified by a key (mode, window, sources, and for reprocess the rules): the units
-of work it finished are recorded under that key, so running it again resumes instead of redoing.
+The window and the backfill's identity are in `backfill.window`, the counts a run reports in
+`backfill.summary`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from newsmon.backfill.discover import (
@@ -30,82 +27,13 @@ from newsmon.backfill.site_scope import (
     site_host,
     site_scope,
 )
-from newsmon.config.models import Config
+from newsmon.backfill.summary import SourceCounts
+from newsmon.backfill.window import Window
 from newsmon.records import ArticleDraft, FeedEntry
 from newsmon.rules.prepare import Rules
+from newsmon.urls import canonical_url
 
-Mode = Literal["discover", "reprocess"]
 UnitKind = Literal["backfill", "feed", "robots", "sitemap", "articles"]
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Days `since` to `until`, both included, in UTC."""
-
-    since: date
-    until: date
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.since, time(), tzinfo=UTC)
-
-    @property
-    def end(self) -> datetime:
-        """The first instant after the window."""
-        return datetime.combine(self.until + timedelta(days=1), time(), tzinfo=UTC)
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start <= moment.astimezone(UTC) < self.end
-
-    def __str__(self) -> str:
-        return f"{self.since.isoformat()}..{self.until.isoformat()}"
-
-
-def make_window(since: date, until: date | None, *, today: date) -> Window:
-    """The window of a backfill (until defaults to today, UTC); ValueError if it is empty."""
-    end = until or today
-    if since > end:
-        raise ValueError(f"since ({since.isoformat()}) is after until ({end.isoformat()})")
-    return Window(since, end)
-
-
-def rules_digest(config: Config) -> str:
-    """A digest of the topic and alert queries: a reprocess after they change is a new backfill."""
-    rules = {
-        "topics": sorted((t.name, t.query) for t in config.topics),
-        "alerts": sorted((a.name, a.query) for a in config.alerts),
-    }
-    return hashlib.sha256(json.dumps(rules, ensure_ascii=False).encode()).hexdigest()
-
-
-def backfill_key(
-    mode: Mode,
-    window: Window,
-    sources: Sequence[str] | None,
-    rules: str = "",
-    *,
-    open_ended: bool = False,
-) -> str:
-    """The identity of a backfill: its finished units are recorded under this key.
-
-    An open-ended window (no `until`) is keyed by its start only, so a backfill interrupted one
-    day resumes the next; the days it did not cover yet are the ones ingest sees anyway.
-    """
-    scope = sorted(set(sources)) if sources is not None else ["*"]
-    span = f"{window.since.isoformat()}.." if open_ended else str(window)
-    text = json.dumps([mode, span, scope, rules])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def describe_backfill(mode: Mode, window: Window, sources: Sequence[str] | None) -> str:
-    """'backfill discover 2024-03-01..2024-03-10 (3 sources)': what a run is, for its name."""
-    if sources is None:
-        which = "all sources"
-    elif len(sources) <= 2:
-        which = ", ".join(sources) or "no sources"
-    else:
-        which = f"{len(sources)} sources"
-    return f"backfill {mode} {window} ({which})"
 
 
 # --- units of work ----------------------------------------------------------------------------
@@ -298,6 +226,21 @@ def read_sitemap(
     return read
 
 
+def first_sightings(entries: Sequence[FeedEntry], seen: set[str]) -> list[FeedEntry]:
+    """Entries not met earlier in this run (by canonical URL, added to `seen`): a URL listed in
+    two sitemaps is fetched once."""
+    fresh = []
+    for entry in entries:
+        try:
+            key = canonical_url(entry.url)
+        except ValueError:
+            continue
+        if key not in seen:
+            seen.add(key)
+            fresh.append(entry)
+    return fresh
+
+
 # --- reprocess: re-tagging stored articles ------------------------------------------------------
 
 
@@ -358,119 +301,3 @@ def retag(articles: Sequence[StoredArticle], rules: Rules) -> list[Retag]:
             )
         )
     return result
-
-
-# --- what a run did ---------------------------------------------------------------------------
-
-
-@dataclass
-class SourceCounts:
-    """One source's figures in a backfill run (the table artifact's rows)."""
-
-    source: str
-    discovered: int = 0  # article URLs of the source found in sitemaps and feed pages
-    in_window: int = 0  # ... dated inside the window
-    new: int = 0  # ... not stored yet: their pages were fetched
-    stored: int = 0
-    duplicates: int = 0  # stored, but part of an existing story cluster
-    failed: int = 0  # pages that could not be fetched or extracted
-    alerts: int = 0
-    articles: int = 0  # reprocess: stored articles re-tagged and re-evaluated
-    retagged: int = 0  # reprocess: articles whose topics changed
-
-
-DISCOVER_COLUMNS = ("discovered", "in_window", "new", "stored", "duplicates", "failed", "alerts")
-REPROCESS_COLUMNS = ("articles", "retagged", "alerts")
-
-
-@dataclass
-class BackfillSummary:
-    """What one backfill run did (and what it left for a later run)."""
-
-    mode: Mode
-    window: Window
-    key: str
-    sources: dict[str, SourceCounts] = field(default_factory=dict)
-    units_done: int = 0  # finished in this run
-    units_skipped: int = 0  # finished by an earlier run of the same backfill
-    units_pending: int = 0  # left unfinished (errors): running the backfill again resumes them
-    units_unread: int = 0  # of those, feed pages, robots.txt files and sitemaps that failed
-    pages_to_retry: int = 0  # article pages that failed in a way that may pass on a later run
-    resumed: bool = False
-    topics_added: Counter[str] = field(default_factory=Counter)
-    topics_removed: Counter[str] = field(default_factory=Counter)
-    alerts_delivered: int = 0
-    alerts_failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def source(self, name: str) -> SourceCounts:
-        if name not in self.sources:
-            self.sources[name] = SourceCounts(source=name)
-        return self.sources[name]
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return DISCOVER_COLUMNS if self.mode == "discover" else REPROCESS_COLUMNS
-
-    def totals(self) -> SourceCounts:
-        total = SourceCounts(source="TOTAL")
-        for row in self.sources.values():
-            for name in dict.fromkeys(DISCOVER_COLUMNS + REPROCESS_COLUMNS):
-                setattr(total, name, getattr(total, name) + getattr(row, name))
-        return total
-
-    @property
-    def complete(self) -> bool:
-        return self.units_pending == 0
-
-    def left_to_resume(self) -> str:
-        """What an unfinished run left, named by kind ("" when it finished)."""
-        if self.complete:
-            return ""
-        parts = []
-        if self.units_unread:
-            unread = _count(self.units_unread, "feed page or sitemap", "feed pages or sitemaps")
-            parts.append(f"{unread} could not be read")
-        if self.pages_to_retry:
-            pages = _count(self.pages_to_retry, "article page", "article pages")
-            parts.append(f"{pages} failed (fetched again on resume)")
-        what = " and ".join(parts) or _count(self.units_pending, "unit", "units") + " unfinished"
-        return f"incomplete: {what}; run the same backfill again to resume"
-
-    def rows(self) -> list[dict[str, object]]:
-        """One row per source plus a total row, with the columns of this mode."""
-        ordered = [*sorted(self.sources.values(), key=lambda r: r.source), self.totals()]
-        return [
-            {"source": row.source, **{c: getattr(row, c) for c in self.columns}} for row in ordered
-        ]
-
-    def to_dict(self) -> dict[str, Any]:
-        totals = self.totals()
-        return {
-            "mode": self.mode,
-            "since": self.window.since.isoformat(),
-            "until": self.window.until.isoformat(),
-            "key": self.key,
-            "complete": self.complete,
-            "resumed": self.resumed,
-            "units_done": self.units_done,
-            "units_skipped": self.units_skipped,
-            "units_pending": self.units_pending,
-            "units_unread": self.units_unread,
-            "pages_to_retry": self.pages_to_retry,
-            "left_to_resume": self.left_to_resume(),
-            **{c: getattr(totals, c) for c in self.columns},
-            "topics_added": dict(self.topics_added),
-            "topics_removed": dict(self.topics_removed),
-            "alerts_delivered": self.alerts_delivered,
-            "alerts_failed": self.alerts_failed,
-            "errors": list(self.errors),
-            "sources": {
-                name: {c: getattr(row, c) for c in self.columns}
-                for name, row in sorted(self.sources.items())
-            },
-        }
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"1 {one}" if n == 1 else f"{n} {many}"

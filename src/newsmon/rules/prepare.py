@@ -43,7 +43,6 @@ class Rules:
         self.alert_queries = {a.name: parse_query(a.query) for a in config.alerts}
         self._topics = RuleSet(self.topic_queries)
         self._alerts = RuleSet(self.alert_queries)
-        self.languages = {s.name: s.language for s in config.sources}
         self.gazetteer = load_gazetteer(config.directory)
 
     def match(self, draft: ArticleDraft) -> tuple[tuple[str, ...], dict[str, QueryMatch]]:
@@ -56,8 +55,10 @@ class Rules:
         return topics, alerts
 
 
-def make_draft(page: Page, extracted: Extracted, *, language_hint: str | None) -> ArticleDraft:
-    """Merge the page's content with its feed entry: the feed's date wins, it is structured data."""
+def make_draft(page: Page, extracted: Extracted) -> ArticleDraft:
+    """Merge the page's content with its feed entry: the feed's date wins, it is structured data.
+
+    The language is extraction's, which already weighed the source's hint against the text."""
     entry = page.entry
     # A relative canonical (`/news/2026/11/slug`) is resolved against where the page was found.
     canonical_source = urljoin(page.final_url, extracted.canonical_url or page.final_url)
@@ -78,7 +79,7 @@ def make_draft(page: Page, extracted: Extracted, *, language_hint: str | None) -
         text=extracted.text,
         published_at=entry.published_at or extracted.published_at,
         author=extracted.author or entry.author,
-        language=extracted.language or language_hint,
+        language=extracted.language,
         fetched_at=page.fetched_at,
     )
 
