@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from newsmon.alerts.digest import AlertLine, StoryLine
@@ -34,6 +34,7 @@ from newsmon.fetch.schedule import (
 from newsmon.records import FeedEntry, FeedPoll, FeedState, PageFailure
 from newsmon.rules.prepare import ReadyArticle
 from newsmon.settings import SourceConfig, StoryUpdates
+from newsmon.store.dialect import as_utc, chunks, insert, iso, no_nul
 from newsmon.store.models import (
     Alert,
     AlertDelivery,
@@ -53,28 +54,9 @@ from newsmon.stories.features import story_features
 from newsmon.stories.gazetteer import packaged_gazetteer
 from newsmon.urls import canonical_url
 
-# Keeps IN (...) lists well under every engine's bound-parameter limit.
-_CHUNK = 500
 # Serialises cluster assignment between concurrent runs on PostgreSQL (SQLite serialises writers
 # already): two runs storing copies of one story at once must not both start a new cluster.
 _CLUSTER_LOCK_KEY = 0x6E65_7773  # "news"
-
-
-def _no_nul(values: dict[str, Any]) -> dict[str, Any]:
-    """The values with NUL characters removed from strings: PostgreSQL refuses them in text, and
-    a hostile feed or page must not fail the transaction that carries everyone else's articles."""
-    return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in values.items()}
-
-
-def _insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def channel_key(notify_url: str) -> str:
@@ -101,8 +83,8 @@ def sync_sources(session: Session, sources: Iterable[SourceConfig]) -> dict[str,
     missing = [s for s in sources if s.name not in by_name]
     # Inserted only when missing: a thousand-row VALUES statement costs more to compile than the
     # whole SELECT. A concurrent run inserting the same source is fine (DO NOTHING, then read).
-    for chunk in _chunks(missing, 300):
-        statement = _insert(session, Source).values(
+    for chunk in chunks(missing, 300):
+        statement = insert(session, Source).values(
             [
                 {
                     "name": s.name,
@@ -116,7 +98,7 @@ def sync_sources(session: Session, sources: Iterable[SourceConfig]) -> dict[str,
         session.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
     if missing:
         names = [s.name for s in missing]
-        for chunk in _chunks(names):
+        for chunk in chunks(names):
             query = sa.select(Source).where(Source.name.in_(chunk))
             by_name.update((row.name, row) for row in session.scalars(query))
     for source in sources:
@@ -201,7 +183,7 @@ def record_polls(
     """
     names = [o.poll.source for o in outcomes]
     rows: dict[str, Source] = {}
-    for chunk in _chunks(names):
+    for chunk in chunks(names):
         query = sa.select(Source).where(Source.name.in_(chunk))
         rows.update((row.name, row) for row in session.scalars(query))
     for outcome in outcomes:
@@ -280,10 +262,10 @@ def new_entries(session: Session, entries: Sequence[FeedEntry]) -> list[FeedEntr
     urls = [e.url for e in unique.values()]
     keys = list(unique)
     known: set[str] = set()
-    for chunk in _chunks(urls):
+    for chunk in chunks(urls):
         known.update(session.scalars(sa.select(Article.url).where(Article.url.in_(chunk))))
         known.update(session.scalars(sa.select(QueuedEntry.url).where(QueuedEntry.url.in_(chunk))))
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         known.update(
             session.scalars(
                 sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
@@ -294,12 +276,12 @@ def new_entries(session: Session, entries: Sequence[FeedEntry]) -> list[FeedEntr
 
 def enqueue_entries(session: Session, entries: Sequence[FeedEntry], *, now: datetime) -> None:
     """Queue entries for fetching (in the caller's transaction: commit it with the poll state)."""
-    for chunk in _chunks(entries, 200):
+    for chunk in chunks(entries, 200):
         session.execute(
-            _insert(session, QueuedEntry)
+            insert(session, QueuedEntry)
             .values(
                 [
-                    _no_nul(
+                    no_nul(
                         {
                             "url": e.url,
                             "source": e.source,
@@ -371,7 +353,7 @@ def queued_entries_fairly(
     chosen = sa.select(ranked.c.url).order_by(ranked.c.turn, ranked.c.url).limit(limit)
     urls = list(session.scalars(chosen))
     rows: dict[str, QueuedEntry] = {}
-    for chunk in _chunks(urls):
+    for chunk in chunks(urls):
         rows.update(
             (row.url, row)
             for row in session.scalars(sa.select(QueuedEntry).where(QueuedEntry.url.in_(chunk)))
@@ -447,7 +429,7 @@ def store_articles(
         # An empty fingerprint (no words) would "match" every other empty page by its hash.
         candidates = _candidates(session, fp.exact_hash, fp.band_keys) if fp.shingle_count else []
         cluster = choose_cluster(fp, candidates, threshold=near_duplicate_threshold)
-        row = _no_nul(
+        row = no_nul(
             {
                 "url": draft.url,
                 "canonical_url": draft.canonical_url,
@@ -480,7 +462,7 @@ def store_articles(
             keys = list(dict.fromkeys(fp.band_keys))
             dialect = session.get_bind().dialect.name
             session.connection().execute(
-                _band_insert(dialect),
+                _bandinsert(dialect),
                 {"band_keys": keys, "article_id": article_id}
                 if dialect == "postgresql"
                 else [{"band_key": key, "article_id": article_id} for key in keys],
@@ -565,7 +547,7 @@ def _dequeue_statement() -> sa.Delete:
 
 
 @functools.cache
-def _band_insert(dialect: str) -> Any:
+def _bandinsert(dialect: str) -> Any:
     """Insert an article's band keys: one statement with an array on PostgreSQL, executemany on SQLite.
 
     Plain INSERTs (the article was just inserted, its keys are distinct: nothing can conflict),
@@ -632,7 +614,7 @@ def _raise_alert(
 ) -> int | None:
     """Insert the rule's alert on the cluster (or story) unless it has one; the new alert's id, or None."""
     alert_id = session.execute(
-        _insert(session, Alert)
+        insert(session, Alert)
         .values(
             rule=rule,
             cluster_id=cluster_id,
@@ -649,7 +631,7 @@ def _raise_alert(
         return None
     if notify_urls:
         session.execute(
-            _insert(session, AlertDelivery)
+            insert(session, AlertDelivery)
             .values(
                 [
                     {
@@ -683,8 +665,8 @@ def record_failures(
     for failure in failures:
         entry = failure.entry
         give_up = failure.give_up and max_attempts is not None
-        statement = _insert(session, QueuedEntry).values(
-            **_no_nul(
+        statement = insert(session, QueuedEntry).values(
+            **no_nul(
                 {
                     "url": entry.url,
                     "source": entry.source,
@@ -837,7 +819,7 @@ def story_clusters(session: Session, cluster_ids: Iterable[int]) -> dict[int, St
     cluster_of = sa.func.coalesce(Article.duplicate_of, Article.id)
     seen = sa.func.coalesce(Article.published_at, Article.fetched_at)
     found: dict[int, StoryCluster] = {}
-    for chunk in _chunks(sorted(set(cluster_ids))):
+    for chunk in chunks(sorted(set(cluster_ids))):
         roots = {
             row.id: row
             for row in session.execute(
@@ -857,7 +839,7 @@ def story_clusters(session: Session, cluster_ids: Iterable[int]) -> dict[int, St
             .group_by(cluster_of, Article.source)
             .order_by(cluster_of, sa.func.min(Article.id))
         ):
-            parts.setdefault(cluster_id, []).append((source, count, _utc(first), _utc(last)))
+            parts.setdefault(cluster_id, []).append((source, count, as_utc(first), as_utc(last)))
         for cluster_id, root in roots.items():
             rows = parts[cluster_id]
             found[cluster_id] = StoryCluster(
@@ -916,20 +898,9 @@ def iter_clusters(session: Session) -> Iterator[dict[str, Any]]:
             "url": cluster.url,
             "size": cluster.size,
             "outlets": list(cluster.outlets),
-            "first_seen": _iso(cluster.first_seen),
-            "last_seen": _iso(cluster.last_seen),
+            "first_seen": iso(cluster.first_seen),
+            "last_seen": iso(cluster.last_seen),
         }
-
-
-def _utc(value: datetime | str) -> datetime:
-    """An aggregate's datetime as aware UTC.
-
-    Aggregates (min/max) bypass the column type: SQLite returns naive UTC or text, PostgreSQL an
-    aware datetime.
-    """
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def record_delivery(
@@ -994,7 +965,7 @@ def message_history(session: Session, *, now: datetime) -> dict[tuple[str, str],
             AlertMessage.rule, AlertMessage.channel, sa.func.max(AlertMessage.sent_at)
         ).group_by(AlertMessage.rule, AlertMessage.channel)
     ):
-        history[(rule, channel)] = ChannelHistory(last_sent=None if last is None else _utc(last))
+        history[(rule, channel)] = ChannelHistory(last_sent=None if last is None else as_utc(last))
     recent: dict[tuple[str, str], list[datetime]] = {}
     for rule, channel, sent_at in session.execute(
         sa.select(AlertMessage.rule, AlertMessage.channel, AlertMessage.sent_at).where(
@@ -1027,7 +998,7 @@ class RaisedAlert:
 def raised_alerts(session: Session, alert_ids: Sequence[int]) -> list[RaisedAlert]:
     """The alerts with these ids, with their article and the outlets of their cluster."""
     found = []
-    for chunk in _chunks(list(alert_ids)):
+    for chunk in chunks(list(alert_ids)):
         for alert, article in session.execute(
             sa.select(Alert, Article)
             .join(Article, Article.id == Alert.article_id)
@@ -1183,11 +1154,11 @@ def iter_articles(session: Session, *, batch: int = 500) -> Iterator[dict[str, A
                 "source": row.source,
                 "title": row.title,
                 "text": row.text,
-                "published_at": _iso(row.published_at),
+                "published_at": iso(row.published_at),
                 "language": row.language,
                 "topics": topics.get(row.id or 0, []),
                 "duplicate_of": row.duplicate_of,
-                "fetched_at": _iso(row.fetched_at),
+                "fetched_at": iso(row.fetched_at),
                 # Extensions (docs/CONTRACT-EXTENSIONS.md): the story cluster, as of the export.
                 "cluster_id": cluster.cluster_id,
                 "cluster_size": cluster.size,
@@ -1213,15 +1184,11 @@ def iter_alerts(session: Session) -> Iterator[dict[str, Any]]:
             "article_url": url,
             "title": title,
             "matched": list(alert.matched),
-            "created_at": _iso(alert.created_at),
-            "delivered_at": _iso(alert.delivered_at),
+            "created_at": iso(alert.created_at),
+            "delivered_at": iso(alert.delivered_at),
             "attempts": alert.attempts,
             "story_update": alert.story_update,  # newsmon.stories: why an update message was sent
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def source_health(
@@ -1344,9 +1311,9 @@ def add_backfill_units(
     session: Session, backfill: str, units: Sequence[Unit], *, now: datetime
 ) -> None:
     """Record units still to do; units already recorded (done or not) are left as they are."""
-    for chunk in _chunks(units, 200):
+    for chunk in chunks(units, 200):
         session.execute(
-            _insert(session, BackfillProgress)
+            insert(session, BackfillProgress)
             .values(
                 [
                     {
@@ -1376,7 +1343,7 @@ def save_backfill_unit(session: Session, backfill: str, unit: Unit, *, now: date
         "detail": dict(unit.detail),
         "updated_at": now,
     }
-    statement = _insert(session, BackfillProgress).values(**values)
+    statement = insert(session, BackfillProgress).values(**values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["backfill", "unit"],
@@ -1401,7 +1368,7 @@ def entries_to_backfill(
             continue
     urls = [e.url for e in unique.values()]
     known: set[str] = set()
-    for chunk in _chunks(urls):
+    for chunk in chunks(urls):
         known.update(session.scalars(sa.select(Article.url).where(Article.url.in_(chunk))))
         known.update(
             session.scalars(
@@ -1410,7 +1377,7 @@ def entries_to_backfill(
                 )
             )
         )
-    for chunk in _chunks(list(unique)):
+    for chunk in chunks(list(unique)):
         known.update(
             session.scalars(
                 sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
@@ -1529,7 +1496,7 @@ def apply_retags(
             )
         if item.added:
             session.execute(
-                _insert(session, ArticleTopic)
+                insert(session, ArticleTopic)
                 .values([{"article_id": article.id, "topic": t} for t in sorted(item.added)])
                 .on_conflict_do_nothing()
             )
@@ -1561,7 +1528,7 @@ def story_digest(
     """The story clusters these articles belong to, most widely carried first (top `limit`)."""
     cluster_of = sa.func.coalesce(Article.duplicate_of, Article.id)
     new: Counter[int] = Counter()
-    for chunk in _chunks(list(article_ids)):
+    for chunk in chunks(list(article_ids)):
         new.update(
             dict(
                 session.execute(
@@ -1574,7 +1541,7 @@ def story_digest(
             )
         )
     sizes: dict[int, tuple[int, int]] = {}
-    for chunk in _chunks(list(new)):
+    for chunk in chunks(list(new)):
         for cluster_id, articles, outlets in session.execute(
             sa.select(cluster_of, sa.func.count(), sa.func.count(sa.distinct(Article.source)))
             .where(cluster_of.in_(chunk))
@@ -1616,7 +1583,7 @@ def alert_digest(
         .scalar_subquery()
     )
     for column, ids in ((Alert.article_id, article_ids), (Alert.id, alert_ids)):
-        for chunk in _chunks(list(ids)):
+        for chunk in chunks(list(ids)):
             for alert, url, title, count in session.execute(
                 sa.select(Alert, Article.url, Article.title, channels)
                 .join(Article, Article.id == Alert.article_id)
@@ -1642,7 +1609,7 @@ def acquire_lease(
     """Take lease `name` for `ttl` unless another holder has it unexpired; True when taken."""
     expires = now + ttl
     session.execute(
-        _insert(session, Lease)
+        insert(session, Lease)
         .values(name=name, holder="", expires_at=now)
         .on_conflict_do_nothing(index_elements=["name"])
     )

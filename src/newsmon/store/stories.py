@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.records import ArticleDraft
 from newsmon.settings import StoryUpdates
+from newsmon.store.dialect import iso
 from newsmon.store.models import (
     Alert,
     Article,
@@ -280,16 +281,12 @@ def _story_record(rows: Sequence[Any]) -> dict[str, Any]:
     return {
         "id": story_id,
         "headline": head.title,
-        "first_seen": _iso(min(seen)),
-        "last_seen": _iso(max(seen)),
+        "first_seen": iso(min(seen)),
+        "last_seen": iso(max(seen)),
         "articles": [row.id for row in rows],
         "outlets": sorted({row.source for row in rows}),
         "languages": sorted({row.language for row in rows if row.language}),
     }
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def story_alert_state(session: Session, rule: str, story_id: int) -> tuple[bool, int]:
