@@ -26,13 +26,12 @@ from newsmon.alerts.pacing import DeliveryPolicy, Held, Outgoing, plan_deliverie
 from newsmon.settings import Config
 from newsmon.store import (
     PendingDelivery,
-    acquire_lease,
     channel_key,
     message_history,
     pending_deliveries,
     record_message,
-    release_lease,
 )
+from newsmon.store.leases import acquire_lease, release_lease
 from newsmon.stories.updates import describe_update
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,6 @@ from newsmon.store.models import (
     ArticleBand,
     ArticleTopic,
     BackfillProgress,
-    Lease,
     QueuedEntry,
     Source,
     UTCDateTime,
@@ -1598,32 +1597,3 @@ def alert_digest(
                     channels=int(count or 0),
                 )
     return [found[key] for key in sorted(found)]
-
-
-# --- leases: one run at a time for work that must not run twice at once ------------------------
-
-
-def acquire_lease(
-    session: Session, name: str, holder: str, *, now: datetime, ttl: timedelta
-) -> bool:
-    """Take lease `name` for `ttl` unless another holder has it unexpired; True when taken."""
-    expires = now + ttl
-    session.execute(
-        insert(session, Lease)
-        .values(name=name, holder="", expires_at=now)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
-    taken = session.execute(
-        sa.update(Lease)
-        .where(Lease.name == name, sa.or_(Lease.expires_at <= now, Lease.holder == holder))
-        .values(holder=holder, expires_at=expires)
-    )
-    return bool(taken.rowcount)  # type: ignore[attr-defined]
-
-
-def release_lease(session: Session, name: str, holder: str, *, now: datetime) -> None:
-    session.execute(
-        sa.update(Lease)
-        .where(Lease.name == name, Lease.holder == holder)
-        .values(holder="", expires_at=now)
-    )
