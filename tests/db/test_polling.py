@@ -20,21 +20,18 @@ from sqlalchemy.orm import Session
 
 from newsmon.fetch.feeds import poll_feed
 from newsmon.fetch.http import Fetcher, HttpPolicy
-from newsmon.fetch.schedule import PollPolicy
+from newsmon.fetch.schedule import PollPolicy, due_sources, poll_states
 from newsmon.records import FeedPoll, FeedState
 from newsmon.settings import SourceConfig
-from newsmon.store import (
+from newsmon.store import enqueue_entries, new_entries
+from newsmon.store.models import QueuedEntry, Source
+from newsmon.store.sources import (
     PollOutcome,
-    due_sources,
-    enqueue_entries,
-    new_entries,
-    poll_states,
-    record_polls,
     source_health,
+    store_polls,
     sync_sources,
     unpark_source,
 )
-from newsmon.store.models import QueuedEntry, Source
 from tests.factories import NOW
 from tests.localserver import ConnectLog, LocalServer, RecordedRequest, forbid_non_loopback
 from tests.pages import rss_feed
@@ -78,7 +75,7 @@ def poll(engine: Engine, config: SourceConfig, now: object = NOW) -> tuple[FeedP
     with Session(engine) as session, session.begin():
         entries = new_entries(session, result.entries) if result.status == "ok" else []
         enqueue_entries(session, entries, now=now)  # type: ignore[arg-type]
-        record_polls(session, [PollOutcome(result, config, len(entries))], now=now, policy=POLICY)  # type: ignore[arg-type]
+        store_polls(session, [PollOutcome(result, config, len(entries))], now=now, policy=POLICY)  # type: ignore[arg-type]
     with Session(engine) as session:
         row = session.get(Source, config.name)
         assert row is not None
@@ -250,7 +247,7 @@ def test_recording_many_polls_is_a_few_statements(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", count)
     try:
         with Session(engine) as session, session.begin():
-            record_polls(session, outcomes, now=NOW, policy=POLICY)
+            store_polls(session, outcomes, now=NOW, policy=POLICY)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     work = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]

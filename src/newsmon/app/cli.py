@@ -219,7 +219,7 @@ def _nothing_due(engine: Any, settings: Settings, config: Config) -> str:
     from sqlalchemy.orm import Session
 
     from newsmon.fetch.schedule import PollPolicy
-    from newsmon.store import source_health
+    from newsmon.store.sources import source_health
 
     with Session(engine) as session:
         rows = source_health(
@@ -625,7 +625,7 @@ def sources(
     from sqlalchemy.orm import Session
 
     from newsmon.fetch.schedule import PollPolicy
-    from newsmon.store import source_health, unpark_source
+    from newsmon.store.sources import source_health, unpark_source
 
     settings, loaded = _settings_and_config(config)
     names = {s.name for s in loaded.sources}

@@ -22,18 +22,9 @@ from newsmon.alerts.digest import AlertLine, StoryLine
 from newsmon.alerts.pacing import ChannelHistory
 from newsmon.alerts.redaction import redact_url
 from newsmon.backfill.plan import Retag, StoredArticle, Unit
-from newsmon.fetch.schedule import (
-    PollPolicy,
-    adaptive_interval,
-    entry_interval_s,
-    next_poll_after_failure,
-    next_poll_after_success,
-    send_validators,
-    status_after_failure,
-)
-from newsmon.records import FeedEntry, FeedPoll, FeedState, PageFailure
+from newsmon.records import FeedEntry, PageFailure
 from newsmon.rules.prepare import ReadyArticle
-from newsmon.settings import SourceConfig, StoryUpdates
+from newsmon.settings import StoryUpdates
 from newsmon.store.dialect import as_utc, chunks, insert, iso, no_nul
 from newsmon.store.models import (
     Alert,
@@ -44,7 +35,6 @@ from newsmon.store.models import (
     ArticleTopic,
     BackfillProgress,
     QueuedEntry,
-    Source,
     UTCDateTime,
 )
 from newsmon.store.stories import assign_story, story_updates
@@ -61,189 +51,6 @@ _CLUSTER_LOCK_KEY = 0x6E65_7773  # "news"
 def channel_key(notify_url: str) -> str:
     """Identity of a notify URL as written in alerts.yaml, without storing the URL (it may hold secrets)."""
     return hashlib.sha256(notify_url.encode()).hexdigest()
-
-
-# --- sources ---------------------------------------------------------------------------------
-
-
-def source_config_hash(source: SourceConfig) -> str:
-    """Identity of a source's entry in sources.yaml: any edit changes it (and un-parks the source)."""
-    return hashlib.sha256(source.model_dump_json().encode()).hexdigest()
-
-
-def sync_sources(session: Session, sources: Iterable[SourceConfig]) -> dict[str, Source]:
-    """Make sure every configured source has a state row; return the rows by name.
-
-    A changed URL is a new feed (validators dropped); any change to a source's entry un-parks it
-    and makes it due at once (the person who edited it wants to see the result).
-    """
-    sources = list(sources)
-    by_name = {row.name: row for row in session.scalars(sa.select(Source))}
-    missing = [s for s in sources if s.name not in by_name]
-    # Inserted only when missing: a thousand-row VALUES statement costs more to compile than the
-    # whole SELECT. A concurrent run inserting the same source is fine (DO NOTHING, then read).
-    for chunk in chunks(missing, 300):
-        statement = insert(session, Source).values(
-            [
-                {
-                    "name": s.name,
-                    "url": s.url,
-                    "status": "new",
-                    "config_hash": source_config_hash(s),
-                }
-                for s in chunk
-            ]
-        )
-        session.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
-    if missing:
-        names = [s.name for s in missing]
-        for chunk in chunks(names):
-            query = sa.select(Source).where(Source.name.in_(chunk))
-            by_name.update((row.name, row) for row in session.scalars(query))
-    for source in sources:
-        row = by_name[source.name]
-        config_hash = source_config_hash(source)
-        if row.url != source.url:
-            # A new URL is a new feed: old validators would hide its entries.
-            row.url, row.etag, row.last_modified, row.body_hash = source.url, None, None, None
-            row.last_full_fetch_at, row.entry_interval_s = None, None
-        if row.config_hash != config_hash:
-            if row.config_hash is not None:
-                if row.status in ("parked", "failing"):
-                    row.status, row.consecutive_failures = "new", 0
-                row.next_poll_at = None
-            row.config_hash = config_hash
-    session.flush()
-    return by_name
-
-
-def due_sources(
-    sources: Iterable[SourceConfig], states: Mapping[str, Source], now: datetime, *, force: bool
-) -> list[SourceConfig]:
-    """Enabled sources whose next poll time has come (all enabled ones with `force`); parked never."""
-    due = []
-    for source in sources:
-        if not source.enabled:
-            continue
-        state = states.get(source.name)
-        if state is not None and state.status == "parked" and not force:
-            continue
-        if force or state is None or state.next_poll_at is None or state.next_poll_at <= now:
-            due.append(source)
-    return due
-
-
-def poll_states(
-    sources: Iterable[SourceConfig],
-    states: Mapping[str, Source],
-    now: datetime,
-    *,
-    policy: PollPolicy = PollPolicy(),
-) -> dict[str, FeedState]:
-    """What each poll sends: validators while the last full body is recent, else none at all
-    (the body hash is always kept, so an unchanged body still costs no parsing)."""
-    result: dict[str, FeedState] = {}
-    for source in sources:
-        row = states.get(source.name)
-        if row is None:
-            result[source.name] = FeedState()
-            continue
-        conditional = send_validators(
-            row.last_full_fetch_at, now, unconditional_after=policy.unconditional_after
-        )
-        result[source.name] = FeedState(
-            etag=row.etag if conditional else None,
-            last_modified=row.last_modified if conditional else None,
-            body_hash=row.body_hash,
-        )
-    return result
-
-
-@dataclass(frozen=True)
-class PollOutcome:
-    """One poll to record: what came back, the source's config, how many entries were new."""
-
-    poll: FeedPoll
-    source: SourceConfig
-    new_entries: int = 0
-
-
-def record_polls(
-    session: Session,
-    outcomes: Sequence[PollOutcome],
-    *,
-    now: datetime,
-    policy: PollPolicy = PollPolicy(),
-) -> dict[str, Source]:
-    """Store the outcome of many polls: validators, health, and when to poll each next.
-
-    One SELECT and one flush for the lot: a run polling a thousand feeds that all answered 304
-    must not make two thousand round trips.
-    """
-    names = [o.poll.source for o in outcomes]
-    rows: dict[str, Source] = {}
-    for chunk in chunks(names):
-        query = sa.select(Source).where(Source.name.in_(chunk))
-        rows.update((row.name, row) for row in session.scalars(query))
-    for outcome in outcomes:
-        poll, source = outcome.poll, outcome.source
-        state = rows.get(poll.source)
-        if state is None:
-            state = rows[poll.source] = Source(
-                name=source.name, url=source.url, config_hash=source_config_hash(source)
-            )
-            session.add(state)
-        _apply_poll(state, outcome, now, policy)
-    session.flush()
-    return rows
-
-
-def _apply_poll(state: Source, outcome: PollOutcome, now: datetime, policy: PollPolicy) -> None:
-    poll, source = outcome.poll, outcome.source
-    state.last_polled_at = now
-    if poll.status == "error":
-        state.consecutive_failures += 1
-        state.last_error = (poll.error or "").replace("\x00", "")[:2000]
-        state.status = status_after_failure(state.consecutive_failures, policy.park_after)
-        state.next_poll_at = next_poll_after_failure(
-            now, source.poll_every, state.consecutive_failures, retry_after_s=poll.retry_after_s
-        )
-        return
-    state.consecutive_failures = 0
-    state.last_error = None
-    state.status = "ok"
-    state.last_success_at = now
-    state.etag = poll.state.etag
-    state.last_modified = poll.state.last_modified
-    state.body_hash = poll.state.body_hash
-    if poll.status in ("ok", "unchanged"):
-        state.last_full_fetch_at = now
-    if poll.status == "ok":
-        state.entry_interval_s = entry_interval_s((e.published_at for e in poll.entries), now=now)
-    if outcome.new_entries:
-        state.last_new_entry_at = now
-        state.entries_total += outcome.new_entries
-    quiet_for = now - state.last_new_entry_at if state.last_new_entry_at else None
-    state.next_poll_at = next_poll_after_success(
-        now,
-        source.poll_every,
-        retry_after_s=poll.retry_after_s,
-        max_age_s=poll.max_age_s,
-        ttl_s=poll.ttl_s,
-        entry_interval=state.entry_interval_s,
-        quiet_for=quiet_for,
-        max_interval=policy.max_interval,
-    )
-
-
-def unpark_source(session: Session, name: str) -> str | None:
-    """Clear a source's failures so the next ingest polls it; its previous status (None: unknown)."""
-    state = session.get(Source, name)
-    if state is None:
-        return None
-    previous = state.status
-    state.status, state.consecutive_failures, state.next_poll_at = "new", 0, None
-    return previous
 
 
 # --- which entries are new --------------------------------------------------------------------
@@ -1188,66 +995,6 @@ def iter_alerts(session: Session) -> Iterator[dict[str, Any]]:
             "attempts": alert.attempts,
             "story_update": alert.story_update,  # newsmon.stories: why an update message was sent
         }
-
-
-def source_health(
-    session: Session,
-    sources: Sequence[SourceConfig],
-    *,
-    now: datetime,
-    window_days: int = 7,
-    policy: PollPolicy = PollPolicy(),
-) -> list[dict[str, Any]]:
-    """Health of each configured source (`newsmon sources`).
-
-    `entries_per_day` is the feed's own pace when its entries carry dates (what adaptive polling
-    uses), else the articles stored from it per day over the last `window_days`; `interval` is
-    how often it is polled now (adaptive, before server hints and backoff).
-    """
-    since = now - timedelta(days=window_days)
-    counts: dict[str, int] = {
-        source: int(count)
-        for source, count in session.execute(
-            sa.select(Article.source, sa.func.count())
-            .where(Article.fetched_at >= since)
-            .group_by(Article.source)
-        )
-    }
-    states = {row.name: row for row in session.scalars(sa.select(Source))}
-    rows = []
-    for source in sources:
-        state = states.get(source.name)
-        status = state.status if state else "new"
-        if not source.enabled:
-            status = "disabled"
-        interval = adaptive_interval(
-            source.poll_every,
-            entry_interval=state.entry_interval_s if state else None,
-            quiet_for=now - state.last_new_entry_at if state and state.last_new_entry_at else None,
-            max_interval=policy.max_interval,
-        )
-        feed_pace = state.entry_interval_s if state else None
-        rows.append(
-            {
-                "name": source.name,
-                "url": source.url,
-                "status": status,
-                "last_polled_at": state.last_polled_at if state else None,
-                "last_success_at": state.last_success_at if state else None,
-                "last_new_entry_at": state.last_new_entry_at if state else None,
-                "consecutive_failures": state.consecutive_failures if state else 0,
-                # None: not polled on its own (parked or disabled); `now`: due at the next run.
-                "next_poll_at": None
-                if status in ("parked", "disabled")
-                else max((state.next_poll_at if state else None) or now, now),
-                "interval_s": interval.total_seconds(),
-                "entries_per_day": 86400 / feed_pace
-                if feed_pace
-                else counts.get(source.name, 0) / window_days,
-                "last_error": state.last_error if state else None,
-            }
-        )
-    return rows
 
 
 def archive_report(session: Session) -> dict[str, Any]:
