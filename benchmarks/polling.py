@@ -250,7 +250,7 @@ def polling_without_prefect(config_dir: Path) -> dict[str, int]:
     from newsmon.fetch.schedule import PollPolicy, due_sources, poll_states
     from newsmon.records import FeedPoll
     from newsmon.settings import Settings, load_config
-    from newsmon.store import enqueue_entries, new_entries
+    from newsmon.store.queue import enqueue_entries, new_entries
     from newsmon.store.sources import PollOutcome, store_polls, sync_sources
     from newsmon.tasks.runtime import engine_for, run_network
 

@@ -16,8 +16,8 @@ from newsmon.fetch.http import Fetcher
 from newsmon.fetch.schedule import PollPolicy, due_sources, poll_states
 from newsmon.records import FeedEntry, FeedPoll, FeedState
 from newsmon.settings import Config, Settings, SourceConfig
-from newsmon.store import enqueue_entries, new_entries, queued_entries_fairly
 from newsmon.store.page_claims import claim_pages, new_holder
+from newsmon.store.queue import enqueue_entries, new_entries, queued_entries_fairly
 from newsmon.store.sources import PollOutcome, store_polls, sync_sources
 from newsmon.tasks.runtime import engine_for, feed_parser, run_network
 

@@ -23,8 +23,8 @@ from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.fetch.schedule import PollPolicy, due_sources, poll_states
 from newsmon.records import FeedPoll, FeedState
 from newsmon.settings import SourceConfig
-from newsmon.store import enqueue_entries, new_entries
 from newsmon.store.models import QueuedEntry, Source
+from newsmon.store.queue import enqueue_entries, new_entries
 from newsmon.store.sources import (
     PollOutcome,
     source_health,

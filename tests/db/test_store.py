@@ -15,17 +15,14 @@ from newsmon.records import FeedPoll, FeedState, PageFailure
 from newsmon.store import (
     archive_report,
     cluster_sources,
-    enqueue_entries,
     iter_alerts,
     iter_articles,
-    new_entries,
     pending_deliveries,
-    queued_entries,
     record_delivery,
-    record_failures,
     store_articles,
 )
 from newsmon.store.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source
+from newsmon.store.queue import enqueue_entries, new_entries, queued_entries, record_failures
 from newsmon.store.sources import PollOutcome, store_polls, sync_sources
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready
 

@@ -22,7 +22,6 @@ from newsmon.alerts.digest import AlertLine, StoryLine
 from newsmon.alerts.pacing import ChannelHistory
 from newsmon.alerts.redaction import redact_url
 from newsmon.backfill.plan import Retag, StoredArticle, Unit
-from newsmon.records import FeedEntry, PageFailure
 from newsmon.rules.prepare import ReadyArticle
 from newsmon.settings import StoryUpdates
 from newsmon.store.dialect import as_utc, chunks, insert, iso, no_nul
@@ -41,7 +40,6 @@ from newsmon.store.stories import assign_story, story_updates
 from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, Candidate, choose_cluster
 from newsmon.stories.features import story_features
 from newsmon.stories.gazetteer import packaged_gazetteer
-from newsmon.urls import canonical_url
 
 # Serialises cluster assignment between concurrent runs on PostgreSQL (SQLite serialises writers
 # already): two runs storing copies of one story at once must not both start a new cluster.
@@ -51,131 +49,6 @@ _CLUSTER_LOCK_KEY = 0x6E65_7773  # "news"
 def channel_key(notify_url: str) -> str:
     """Identity of a notify URL as written in alerts.yaml, without storing the URL (it may hold secrets)."""
     return hashlib.sha256(notify_url.encode()).hexdigest()
-
-
-# --- which entries are new --------------------------------------------------------------------
-
-
-def new_entries(session: Session, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
-    """Entries neither stored (by feed URL or canonical URL) nor queued already, first of each URL."""
-    unique: dict[str, FeedEntry] = {}
-    for entry in entries:
-        try:
-            key = canonical_url(entry.url)
-        except ValueError:
-            continue
-        unique.setdefault(key, entry)
-    urls = [e.url for e in unique.values()]
-    keys = list(unique)
-    known: set[str] = set()
-    for chunk in chunks(urls):
-        known.update(session.scalars(sa.select(Article.url).where(Article.url.in_(chunk))))
-        known.update(session.scalars(sa.select(QueuedEntry.url).where(QueuedEntry.url.in_(chunk))))
-    for chunk in chunks(keys):
-        known.update(
-            session.scalars(
-                sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
-            )
-        )
-    return [entry for key, entry in unique.items() if entry.url not in known and key not in known]
-
-
-def enqueue_entries(session: Session, entries: Sequence[FeedEntry], *, now: datetime) -> None:
-    """Queue entries for fetching (in the caller's transaction: commit it with the poll state)."""
-    for chunk in chunks(entries, 200):
-        session.execute(
-            insert(session, QueuedEntry)
-            .values(
-                [
-                    no_nul(
-                        {
-                            "url": e.url,
-                            "source": e.source,
-                            "guid": e.guid,
-                            "title": e.title,
-                            "published_at": e.published_at,
-                            "author": e.author,
-                            "summary": e.summary,
-                            "attempts": 0,
-                            "queued_at": now,
-                        }
-                    )
-                    for e in chunk
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["url"])
-        )
-
-
-def queued_entries(
-    session: Session, sources: Iterable[str], *, max_attempts: int, limit: int | None = None
-) -> list[FeedEntry]:
-    """Queued entries of these sources still to fetch (new ones and failures to retry), oldest first."""
-    names = list(sources)
-    if not names:
-        return []
-    query = (
-        sa.select(QueuedEntry)
-        .where(QueuedEntry.source.in_(names), QueuedEntry.attempts < max_attempts)
-        .order_by(QueuedEntry.queued_at, QueuedEntry.url)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [
-        FeedEntry(
-            source=row.source,
-            url=row.url,
-            guid=row.guid,
-            title=row.title,
-            published_at=row.published_at,
-            summary=row.summary,
-            author=row.author,
-        )
-        for row in session.scalars(query)
-    ]
-
-
-def queued_entries_fairly(
-    session: Session, sources: Iterable[str], *, max_attempts: int, limit: int
-) -> list[FeedEntry]:
-    """Like `queued_entries`, but at most `limit`, taken round-robin across sources (each
-    source's oldest first): one deep queue cannot crowd the others out of a run's page cap."""
-    names = list(sources)
-    if not names or limit <= 0:
-        return []
-    turn = (
-        sa.func.row_number()
-        .over(
-            partition_by=QueuedEntry.source,
-            order_by=(QueuedEntry.queued_at, QueuedEntry.url),
-        )
-        .label("turn")
-    )
-    ranked = (
-        sa.select(QueuedEntry.url, turn)
-        .where(QueuedEntry.source.in_(names), QueuedEntry.attempts < max_attempts)
-        .subquery()
-    )
-    chosen = sa.select(ranked.c.url).order_by(ranked.c.turn, ranked.c.url).limit(limit)
-    urls = list(session.scalars(chosen))
-    rows: dict[str, QueuedEntry] = {}
-    for chunk in chunks(urls):
-        rows.update(
-            (row.url, row)
-            for row in session.scalars(sa.select(QueuedEntry).where(QueuedEntry.url.in_(chunk)))
-        )
-    return [
-        FeedEntry(
-            source=row.source,
-            url=row.url,
-            guid=row.guid,
-            title=row.title,
-            published_at=row.published_at,
-            summary=row.summary,
-            author=row.author,
-        )
-        for row in (rows[url] for url in urls if url in rows)
-    ]
 
 
 # --- storing articles -------------------------------------------------------------------------
@@ -453,58 +326,6 @@ def _raise_alert(
             .on_conflict_do_nothing()
         )
     return int(alert_id)
-
-
-def record_failures(
-    session: Session,
-    failures: Sequence[PageFailure],
-    *,
-    now: datetime,
-    max_attempts: int | None = None,
-) -> None:
-    """Count a failed attempt on each entry's queue row (queued now if it was not), with the reason.
-
-    A failure marked `give_up` (permanent: 404/410, too large, redirect loop, not HTML, disallowed
-    by robots.txt) counts as `max_attempts` at once, so the page is not asked for again on every
-    run; `failure` records which kind the last one was.
-    """
-    for failure in failures:
-        entry = failure.entry
-        give_up = failure.give_up and max_attempts is not None
-        statement = insert(session, QueuedEntry).values(
-            **no_nul(
-                {
-                    "url": entry.url,
-                    "source": entry.source,
-                    "guid": entry.guid,
-                    "title": entry.title,
-                    "published_at": entry.published_at,
-                    "author": entry.author,
-                    "summary": entry.summary,
-                    "attempts": max_attempts if give_up else 1,
-                    "stage": failure.stage,
-                    "failure": failure.failure,
-                    "error": failure.error[:2000],
-                    "queued_at": now,
-                    "last_attempt_at": now,
-                }
-            )
-        )
-        attempts: Any = QueuedEntry.attempts + 1
-        if give_up:
-            attempts = sa.case((attempts > max_attempts, attempts), else_=max_attempts)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["url"],
-                set_={
-                    "attempts": attempts,
-                    "error": statement.excluded.error,
-                    "stage": statement.excluded.stage,
-                    "failure": statement.excluded.failure,
-                    "last_attempt_at": statement.excluded.last_attempt_at,
-                },
-            )
-        )
 
 
 # --- alert delivery (the outbox) --------------------------------------------------------------
@@ -1096,40 +917,6 @@ def save_backfill_unit(session: Session, backfill: str, unit: Unit, *, now: date
             set_={k: statement.excluded[k] for k in ("done", "cursor", "detail", "updated_at")},
         )
     )
-
-
-def entries_to_backfill(
-    session: Session, entries: Sequence[FeedEntry], *, max_attempts: int
-) -> list[FeedEntry]:
-    """Entries whose page is not stored (by URL or canonical URL) and not given up, one per URL.
-
-    Unlike `new_entries`, a queued entry is still returned while it has attempts left: a backfill
-    run again retries the pages that failed the first time.
-    """
-    unique: dict[str, FeedEntry] = {}
-    for entry in entries:
-        try:
-            unique.setdefault(canonical_url(entry.url), entry)
-        except ValueError:
-            continue
-    urls = [e.url for e in unique.values()]
-    known: set[str] = set()
-    for chunk in chunks(urls):
-        known.update(session.scalars(sa.select(Article.url).where(Article.url.in_(chunk))))
-        known.update(
-            session.scalars(
-                sa.select(QueuedEntry.url).where(
-                    QueuedEntry.url.in_(chunk), QueuedEntry.attempts >= max_attempts
-                )
-            )
-        )
-    for chunk in chunks(list(unique)):
-        known.update(
-            session.scalars(
-                sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
-            )
-        )
-    return [entry for key, entry in unique.items() if entry.url not in known and key not in known]
 
 
 def _in_window(start: datetime, end: datetime, sources: Sequence[str] | None) -> list[Any]:
