@@ -31,12 +31,11 @@ from newsmon.store import (
     StoreOutcome,
     iter_articles,
     iter_clusters,
-    list_clusters,
     pending_deliveries,
     record_delivery,
     store_articles,
-    story_clusters,
 )
+from newsmon.store.clusters import list_clusters, story_clusters
 from newsmon.store.models import Alert, AlertDelivery
 from tests.factories import NOW, OTHER_TEXT, WIRE_TEXT, draft, make_config, ready
 

@@ -14,13 +14,13 @@ from newsmon.fetch.schedule import due_sources
 from newsmon.records import FeedPoll, FeedState, PageFailure
 from newsmon.store import (
     archive_report,
-    cluster_sources,
     iter_alerts,
     iter_articles,
     pending_deliveries,
     record_delivery,
     store_articles,
 )
+from newsmon.store.clusters import cluster_sources
 from newsmon.store.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source
 from newsmon.store.queue import enqueue_entries, new_entries, queued_entries, record_failures
 from newsmon.store.sources import PollOutcome, store_polls, sync_sources
