@@ -27,16 +27,10 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.messages import render_alert
 from newsmon.alerts.notify import alert_item
 from newsmon.records import ArticleDraft
-from newsmon.store import (
-    StoreOutcome,
-    iter_articles,
-    iter_clusters,
-    pending_deliveries,
-    record_delivery,
-    store_articles,
-)
+from newsmon.store import StoreOutcome, iter_articles, iter_clusters, store_articles
 from newsmon.store.clusters import list_clusters, story_clusters
 from newsmon.store.models import Alert, AlertDelivery
+from newsmon.store.outbox import pending_deliveries, record_delivery
 from tests.factories import NOW, OTHER_TEXT, WIRE_TEXT, draft, make_config, ready
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,11 +7,10 @@ so overlapping runs, or a run retried after a crash, never store anything twice.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,17 +18,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from newsmon.alerts.digest import AlertLine, StoryLine
-from newsmon.alerts.pacing import ChannelHistory
-from newsmon.alerts.redaction import redact_url
 from newsmon.backfill.plan import Retag, StoredArticle, Unit
 from newsmon.rules.prepare import ReadyArticle
 from newsmon.settings import StoryUpdates
 from newsmon.store.clusters import cluster_sources, copy_candidates, list_clusters, story_clusters
-from newsmon.store.dialect import as_utc, chunks, insert, iso, no_nul
+from newsmon.store.dialect import chunks, insert, iso, no_nul
 from newsmon.store.models import (
     Alert,
     AlertDelivery,
-    AlertMessage,
     Article,
     ArticleBand,
     ArticleTopic,
@@ -37,6 +33,7 @@ from newsmon.store.models import (
     QueuedEntry,
     UTCDateTime,
 )
+from newsmon.store.outbox import raise_alert
 from newsmon.store.stories import assign_story, story_updates
 from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, choose_cluster
 from newsmon.stories.features import story_features
@@ -45,11 +42,6 @@ from newsmon.stories.gazetteer import packaged_gazetteer
 # Serialises cluster assignment between concurrent runs on PostgreSQL (SQLite serialises writers
 # already): two runs storing copies of one story at once must not both start a new cluster.
 _CLUSTER_LOCK_KEY = 0x6E65_7773  # "news"
-
-
-def channel_key(notify_url: str) -> str:
-    """Identity of a notify URL as written in alerts.yaml, without storing the URL (it may hold secrets)."""
-    return hashlib.sha256(notify_url.encode()).hexdigest()
 
 
 # --- storing articles -------------------------------------------------------------------------
@@ -174,7 +166,7 @@ def store_articles(
         for rule, terms in ready.alert_matches.items():
             urls = notify_urls.get(rule, ()) if deliver_alerts else ()
             key = story.story_id if rule in story_alerts else cluster_id
-            raised = _raise_alert(session, rule, key, article_id, terms, urls, now)
+            raised = raise_alert(session, rule, key, article_id, terms, urls, now)
             if raised is not None:
                 just_alerted.add(rule)
                 outcome.count(draft.source, alerts=1)
@@ -184,7 +176,7 @@ def store_articles(
             policies = {r: p for r, p in story_alerts.items() if r not in just_alerted}
             for raised in story_updates(session, story, article_id, draft, policies):
                 urls = notify_urls.get(raised[0], ()) if deliver_alerts else ()
-                update = _raise_alert(
+                update = raise_alert(
                     session, raised[0], article_id, article_id, (), urls, now, raised[1]
                 )
                 if update is not None:
@@ -243,140 +235,6 @@ def _bandinsert(dialect: str) -> Any:
     return sa.insert(table)
 
 
-def _raise_alert(
-    session: Session,
-    rule: str,
-    cluster_id: int,
-    article_id: int,
-    terms: Sequence[str],
-    notify_urls: Sequence[str],
-    now: datetime,
-    story_update: str | None = None,
-) -> int | None:
-    """Insert the rule's alert on the cluster (or story) unless it has one; the new alert's id, or None."""
-    alert_id = session.execute(
-        insert(session, Alert)
-        .values(
-            rule=rule,
-            cluster_id=cluster_id,
-            article_id=article_id,
-            matched=list(terms),
-            created_at=now,
-            attempts=0,
-            story_update=story_update,
-        )
-        .on_conflict_do_nothing(index_elements=["rule", "cluster_id"])
-        .returning(Alert.id)
-    ).scalar_one_or_none()
-    if alert_id is None:
-        return None
-    if notify_urls:
-        session.execute(
-            insert(session, AlertDelivery)
-            .values(
-                [
-                    {
-                        "alert_id": alert_id,
-                        "channel": channel_key(url),
-                        "channel_label": redact_url(url),
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                    }
-                    for url in dict.fromkeys(notify_urls)
-                ]
-            )
-            .on_conflict_do_nothing()
-        )
-    return int(alert_id)
-
-
-# --- alert delivery (the outbox) --------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class PendingDelivery:
-    """One alert to send to one channel, with what the message needs."""
-
-    delivery_id: int
-    alert_id: int
-    rule: str
-    channel: str
-    matched: tuple[str, ...]
-    article_id: int
-    title: str | None
-    url: str
-    source: str
-    published_at: datetime | None
-    text: str
-    cluster_id: int
-    cluster_sources: tuple[str, ...]
-    attempts: int
-    created_at: datetime = _EPOCH  # when the alert was raised
-    next_attempt_at: datetime | None = None
-    channel_label: str = ""
-    story_update: str | None = None  # an update message about a story (newsmon.stories.updates)
-
-
-def pending_deliveries(
-    session: Session,
-    *,
-    now: datetime,
-    limit: int = 1000,
-    due_only: bool = True,
-    channels: Iterable[str] | None = None,
-) -> list[PendingDelivery]:
-    """Deliveries not yet made whose retry time has come (all of them without `due_only`), oldest first.
-
-    `channels` (channel keys) leaves out deliveries to URLs no longer configured, so that they
-    cannot crowd out the rest within `limit`.
-    """
-    conditions = [AlertDelivery.delivered_at.is_(None)]
-    if channels is not None:
-        conditions.append(AlertDelivery.channel.in_(list(channels)))
-    if due_only:
-        conditions.append(
-            sa.or_(AlertDelivery.next_attempt_at.is_(None), AlertDelivery.next_attempt_at <= now)
-        )
-    rows = session.execute(
-        sa.select(AlertDelivery, Alert, Article)
-        .join(Alert, Alert.id == AlertDelivery.alert_id)
-        .join(Article, Article.id == Alert.article_id)
-        .where(*conditions)
-        .order_by(AlertDelivery.id)
-        .limit(limit)
-    ).all()
-    # Read now, not when the alert was raised: copies stored since count ("on 3 outlets").
-    clusters = story_clusters(session, {alert.cluster_id for _, alert, _ in rows})
-    result = []
-    for delivery, alert, article in rows:
-        cluster = clusters.get(alert.cluster_id)
-        result.append(
-            PendingDelivery(
-                delivery_id=delivery.id or 0,
-                alert_id=alert.id or 0,
-                rule=alert.rule,
-                channel=delivery.channel,
-                matched=tuple(alert.matched),
-                article_id=article.id or 0,
-                title=article.title,
-                url=article.url,
-                source=article.source,
-                published_at=article.published_at,
-                text=article.text,
-                cluster_id=alert.cluster_id,
-                cluster_sources=cluster.outlets if cluster else (article.source,),
-                attempts=delivery.attempts,
-                created_at=alert.created_at,
-                next_attempt_at=delivery.next_attempt_at,
-                channel_label=delivery.channel_label,
-                story_update=alert.story_update,
-            )
-        )
-    return result
-
-
 def iter_clusters(session: Session) -> Iterator[dict[str, Any]]:
     """Every story cluster of two or more articles as an export record, largest first."""
     for cluster in list_clusters(session, min_size=2):
@@ -389,126 +247,6 @@ def iter_clusters(session: Session) -> Iterator[dict[str, Any]]:
             "first_seen": iso(cluster.first_seen),
             "last_seen": iso(cluster.last_seen),
         }
-
-
-def record_delivery(
-    session: Session,
-    delivery_id: int,
-    *,
-    ok: bool,
-    error: str | None,
-    now: datetime,
-    retry_at: datetime | None = None,
-) -> None:
-    """Mark one delivery attempt; the alert counts as delivered once every channel has it."""
-    delivery = session.get(AlertDelivery, delivery_id)
-    if delivery is None or delivery.delivered_at is not None:
-        return
-    delivery.attempts += 1
-    if ok:
-        delivery.delivered_at, delivery.last_error = now, None
-    else:
-        delivery.last_error, delivery.next_attempt_at = (error or "failed")[:2000], retry_at
-    alert = session.get(Alert, delivery.alert_id)
-    assert alert is not None
-    alert.attempts = max(alert.attempts, delivery.attempts)
-    session.flush()
-    undelivered = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(AlertDelivery)
-        .where(AlertDelivery.alert_id == alert.id, AlertDelivery.delivered_at.is_(None))
-    )
-    if ok and not undelivered:
-        alert.delivered_at = now
-
-
-def record_message(
-    session: Session,
-    *,
-    rule: str,
-    channel: str,
-    kind: str,
-    delivery_ids: Sequence[int],
-    ok: bool,
-    error: str | None,
-    now: datetime,
-    retry_at: datetime | None = None,
-) -> None:
-    """Record one message (an alert or a digest) and the outcome for every delivery it carried."""
-    if ok:
-        session.add(
-            AlertMessage(
-                rule=rule, channel=channel, kind=kind, alerts=len(delivery_ids), sent_at=now
-            )
-        )
-    for delivery_id in delivery_ids:
-        record_delivery(session, delivery_id, ok=ok, error=error, now=now, retry_at=retry_at)
-
-
-def message_history(session: Session, *, now: datetime) -> dict[tuple[str, str], ChannelHistory]:
-    """Per (rule, channel): when a message was last sent, and the send times of the last hour."""
-    history: dict[tuple[str, str], ChannelHistory] = {}
-    for rule, channel, last in session.execute(
-        sa.select(
-            AlertMessage.rule, AlertMessage.channel, sa.func.max(AlertMessage.sent_at)
-        ).group_by(AlertMessage.rule, AlertMessage.channel)
-    ):
-        history[(rule, channel)] = ChannelHistory(last_sent=None if last is None else as_utc(last))
-    recent: dict[tuple[str, str], list[datetime]] = {}
-    for rule, channel, sent_at in session.execute(
-        sa.select(AlertMessage.rule, AlertMessage.channel, AlertMessage.sent_at).where(
-            AlertMessage.sent_at > now - timedelta(hours=1)
-        )
-    ):
-        recent.setdefault((rule, channel), []).append(sent_at)
-    for key, times in recent.items():
-        history[key] = ChannelHistory(history[key].last_sent, tuple(sorted(times)))
-    return history
-
-
-@dataclass(frozen=True)
-class RaisedAlert:
-    """A new alert with what a Prefect event about it carries."""
-
-    alert_id: int
-    rule: str
-    cluster_id: int
-    article_id: int
-    matched: tuple[str, ...]
-    title: str | None
-    url: str
-    source: str
-    published_at: datetime | None
-    outlets: tuple[str, ...]
-    created_at: datetime
-
-
-def raised_alerts(session: Session, alert_ids: Sequence[int]) -> list[RaisedAlert]:
-    """The alerts with these ids, with their article and the outlets of their cluster."""
-    found = []
-    for chunk in chunks(list(alert_ids)):
-        for alert, article in session.execute(
-            sa.select(Alert, Article)
-            .join(Article, Article.id == Alert.article_id)
-            .where(Alert.id.in_(chunk))
-            .order_by(Alert.id)
-        ):
-            found.append(
-                RaisedAlert(
-                    alert_id=alert.id or 0,
-                    rule=alert.rule,
-                    cluster_id=alert.cluster_id,
-                    article_id=article.id or 0,
-                    matched=tuple(alert.matched),
-                    title=article.title,
-                    url=article.url,
-                    source=article.source,
-                    published_at=article.published_at,
-                    outlets=cluster_sources(session, alert.cluster_id),
-                    created_at=alert.created_at,
-                )
-            )
-    return found
 
 
 # --- reading the archive (rule backtests) -----------------------------------------------------
@@ -906,7 +644,7 @@ def apply_retags(
                     session.scalar(sa.select(Article.story_id).where(Article.id == article.id))
                     or key
                 )
-            alert_id = _raise_alert(session, rule, key, article.id, terms, urls, now)
+            alert_id = raise_alert(session, rule, key, article.id, terms, urls, now)
             if alert_id:
                 outcome.alerts[article.source] += 1
                 outcome.alert_ids.append(alert_id)
