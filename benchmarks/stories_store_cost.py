@@ -23,7 +23,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-import newsmon.store
+import newsmon.store.articles
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.settings import Config, SourceConfig
@@ -73,7 +73,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     items = _items()
-    real = newsmon.store.assign_story
+    real = newsmon.store.articles.assign_story
 
     def no_story(session: Session, **kw: Any) -> StoryAssignment:
         return StoryAssignment(kw["article_id"], True)
@@ -87,15 +87,17 @@ def main() -> int:
             for variant in best:
                 run += 1
                 ready = _ready(items, run)
-                newsmon.store.assign_story = real if variant == "with stories" else no_story  # type: ignore[assignment]
+                newsmon.store.articles.assign_story = (
+                    real if variant == "with stories" else no_story
+                )  # type: ignore[assignment]
                 started = time.perf_counter()
                 with Session(engine) as session, session.begin():
-                    newsmon.store.store_articles(
+                    newsmon.store.articles.store_articles(
                         session, ready, notify_urls={}, now=ready[0].draft.fetched_at
                     )
                 per = 1000 * (time.perf_counter() - started) / len(ready)
                 best[variant] = min(best[variant], per)
-        newsmon.store.assign_story = real  # type: ignore[assignment]
+        newsmon.store.articles.assign_story = real  # type: ignore[assignment]
         engine.dispose()
         extra = best["with stories"] - best["without"]
         print(

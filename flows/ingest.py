@@ -17,7 +17,7 @@ from newsmon.fetch.concurrent import earliest_published_first, spread_over_hosts
 from newsmon.fetch.shards import parse_shard
 from newsmon.records import FeedEntry, Page, PageFailure
 from newsmon.settings import Config, Settings, load_config
-from newsmon.store import StoreOutcome
+from newsmon.store.articles import StoreOutcome
 from newsmon.store.db import check_connection
 from newsmon.summary import RunSummary
 from newsmon.tasks.artifacts import publish_digest

@@ -13,7 +13,7 @@ from newsmon.alerts.notify import DeliveryOutcome, deliver_pending_exclusively
 from newsmon.records import Extracted, Page, PageFailure
 from newsmon.rules.prepare import Rules, make_draft, prepare_articles
 from newsmon.settings import Config, Settings
-from newsmon.store import StoreOutcome, store_articles
+from newsmon.store.articles import StoreOutcome, store_articles
 from newsmon.store.page_claims import release_pages
 from newsmon.store.queue import record_failures
 from newsmon.tasks.alerts import emit_alert_events, prefect_secret_resolver

@@ -22,9 +22,9 @@ from newsmon.store import (
     backfill_units,
     count_articles_in_window,
     save_backfill_unit,
-    store_articles,
     story_digest,
 )
+from newsmon.store.articles import store_articles
 from newsmon.store.models import Alert, AlertDelivery, ArticleTopic
 from newsmon.store.queue import new_entries, record_failures
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.messages import render_alert
 from newsmon.alerts.notify import alert_item
 from newsmon.records import ArticleDraft
-from newsmon.store import StoreOutcome, iter_articles, iter_clusters, store_articles
+from newsmon.store import iter_articles, iter_clusters
+from newsmon.store.articles import StoreOutcome, store_articles
 from newsmon.store.clusters import list_clusters, story_clusters
 from newsmon.store.models import Alert, AlertDelivery
 from newsmon.store.outbox import pending_deliveries, record_delivery

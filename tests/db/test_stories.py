@@ -24,7 +24,7 @@ from newsmon.alerts.notify import deliver_pending
 from newsmon.app.demo.server import AlertReceiver
 from newsmon.records import ArticleDraft
 from newsmon.settings import AlertConfig, Config, SourceConfig, StoryUpdates
-from newsmon.store import store_articles
+from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import Alert, Article, Story, StoryMerge
 from newsmon.store.stories import iter_stories
