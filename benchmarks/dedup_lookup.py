@@ -74,7 +74,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle
-from newsmon.store import iter_articles
+from newsmon.store.archive import iter_articles
 from newsmon.store.articles import store_articles
 from newsmon.store.clusters import candidate_statement, copy_candidates, list_clusters
 from newsmon.store.db import make_engine, upgrade

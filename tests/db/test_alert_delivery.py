@@ -20,7 +20,7 @@ from newsmon.alerts.notify import DeliveryOutcome, deliver_pending
 from newsmon.app.demo.server import AlertReceiver
 from newsmon.records import ArticleDraft
 from newsmon.settings import AlertConfig, Config
-from newsmon.store import iter_alerts
+from newsmon.store.archive import iter_alerts
 from newsmon.store.articles import store_articles
 from newsmon.store.models import Alert, AlertDelivery, AlertMessage
 from tests.factories import NOW, draft, make_config, ready

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.messages import render_alert
 from newsmon.alerts.notify import alert_item
 from newsmon.records import ArticleDraft
-from newsmon.store import iter_articles, iter_clusters
+from newsmon.store.archive import iter_articles, iter_clusters
 from newsmon.store.articles import StoreOutcome, store_articles
 from newsmon.store.clusters import list_clusters, story_clusters
 from newsmon.store.models import Alert, AlertDelivery

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from newsmon.fetch.schedule import due_sources
 from newsmon.records import FeedPoll, FeedState, PageFailure
-from newsmon.store import archive_report, iter_alerts, iter_articles
+from newsmon.store import archive_report
+from newsmon.store.archive import iter_alerts, iter_articles
 from newsmon.store.articles import store_articles
 from newsmon.store.clusters import cluster_sources
 from newsmon.store.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.store import iter_alerts
+from newsmon.store.archive import iter_alerts
 from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
 from tests.factories import NOW, draft, make_config, ready

@@ -8,7 +8,7 @@ import pytest
 
 from newsmon.rules.backtest import backtest, parse_day, uses_topics
 from newsmon.rules.query import RuleSet, parse_query
-from newsmon.store import ArchivedArticle
+from newsmon.store.archive import ArchivedArticle
 from tests.factories import OTHER_TEXT, WIRE_TEXT
 
 DAY = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ from newsmon.rules.check import (
 )
 from newsmon.rules.query import QuerySyntaxError, RuleSet, parse_query
 from newsmon.settings import Config
-from newsmon.store import count_archive, iter_archive
+from newsmon.store.archive import count_archive, iter_archive
 
 
 def print_check(report: CheckReport, directory: Path, out: Console, err: Console) -> int:

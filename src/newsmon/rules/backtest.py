@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 
 from newsmon.alerts.messages import Excerpt, make_excerpt
 from newsmon.rules.query import Query, RuleSet, prepare_document
-from newsmon.store import ArchivedArticle
+from newsmon.store.archive import ArchivedArticle
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _USES_TOPICS = re.compile(r"(?i)(?:^|[\s(])topic:")
