@@ -37,7 +37,7 @@ from newsmon.fetch.feeds import FeedParseError
 from newsmon.fetch.http import FetchError
 from newsmon.rules.prepare import Rules
 from newsmon.settings import Config, Settings, SourceConfig
-from newsmon.store import (
+from newsmon.store.backfill import (
     RetagOutcome,
     add_backfill_units,
     apply_retags,

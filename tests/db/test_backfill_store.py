@@ -14,17 +14,16 @@ from newsmon.backfill.plan import Unit, retag
 from newsmon.records import PageFailure
 from newsmon.rules.prepare import Rules
 from newsmon.settings import AlertConfig, Config, TopicConfig
-from newsmon.store import (
+from newsmon.store import alert_digest, story_digest
+from newsmon.store.articles import store_articles
+from newsmon.store.backfill import (
     add_backfill_units,
-    alert_digest,
     apply_retags,
     articles_in_window,
     backfill_units,
     count_articles_in_window,
     save_backfill_unit,
-    story_digest,
 )
-from newsmon.store.articles import store_articles
 from newsmon.store.models import Alert, AlertDelivery, ArticleTopic
 from newsmon.store.queue import new_entries, record_failures
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready

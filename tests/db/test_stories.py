@@ -236,7 +236,7 @@ def test_once_per_cluster_stays_the_default(engine: Engine) -> None:
 def test_reprocess_raises_once_per_story_alerts_per_story(engine: Engine) -> None:
     from newsmon.backfill.plan import retag
     from newsmon.rules.prepare import Rules
-    from newsmon.store import apply_retags, articles_in_window
+    from newsmon.store.backfill import apply_retags, articles_in_window
 
     by_id = {item.id: item for item in ITEMS}
     store(engine, [as_draft(by_id[i]) for i in ("a1", "a2", "a3")])  # no rules yet
