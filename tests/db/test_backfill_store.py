@@ -14,7 +14,6 @@ from newsmon.backfill.plan import Unit, retag
 from newsmon.records import PageFailure
 from newsmon.rules.prepare import Rules
 from newsmon.settings import AlertConfig, Config, TopicConfig
-from newsmon.store import alert_digest, story_digest
 from newsmon.store.articles import store_articles
 from newsmon.store.backfill import (
     add_backfill_units,
@@ -26,6 +25,7 @@ from newsmon.store.backfill import (
 )
 from newsmon.store.models import Alert, AlertDelivery, ArticleTopic
 from newsmon.store.queue import new_entries, record_failures
+from newsmon.store.reports import alert_digest, story_digest
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready
 
 CONFIG = make_config()

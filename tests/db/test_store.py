@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 
 from newsmon.fetch.schedule import due_sources
 from newsmon.records import FeedPoll, FeedState, PageFailure
-from newsmon.store import archive_report
 from newsmon.store.archive import iter_alerts, iter_articles
 from newsmon.store.articles import store_articles
 from newsmon.store.clusters import cluster_sources
 from newsmon.store.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source
 from newsmon.store.outbox import pending_deliveries, record_delivery
 from newsmon.store.queue import enqueue_entries, new_entries, queued_entries, record_failures
+from newsmon.store.reports import archive_report
 from newsmon.store.sources import PollOutcome, store_polls, sync_sources
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready
 

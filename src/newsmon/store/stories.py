@@ -1,10 +1,10 @@
 """Stories in the database: the candidate lookup, assignment, merges (the decision is pure:
 newsmon.stories.assign).
 
-Called from the store's batch path (`store.store_articles`) for each article it inserts, inside
-the same transaction and, on PostgreSQL, under the same advisory lock as cluster assignment, so
-ingest and backfill assign stories the same way, concurrent runs one at a time, and an article
-already stored (re-run, retry) is never assigned again.
+Called from the store's batch path (`store.articles.store_articles`) for each article it
+inserts, inside the same transaction and, on PostgreSQL, under the same advisory lock as cluster
+assignment, so ingest and backfill assign stories the same way, concurrent runs one at a time,
+and an article already stored (re-run, retry) is never assigned again.
 """
 
 from __future__ import annotations
