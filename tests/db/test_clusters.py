@@ -248,15 +248,17 @@ def test_copy_stored_before_the_original_heads_the_cluster(engine: Engine) -> No
     assert cluster.first_seen == NOW - timedelta(hours=3)  # but the dates are the story's own
 
 
-def test_within_a_batch_the_earliest_published_heads_the_cluster(engine: Engine) -> None:
+def test_within_a_batch_the_first_given_heads_the_cluster(engine: Engine) -> None:
+    """The store keeps the caller's order: publication order is sorted once, by the caller (the
+    store batch task passes a batch earliest-published first), not again here."""
     copy = published(draft("herald", "https://herald.example/b"), NOW)
     original = published(draft("wire", "https://wire.example/a1"), NOW - timedelta(hours=3))
-    store(engine, copy, original)  # fetched in this order
+    store(engine, copy, original)  # given in this order
     stored = articles(engine)
-    assert stored["https://wire.example/a1"]["duplicate_of"] is None
+    assert stored["https://herald.example/b"]["duplicate_of"] is None
     assert (
-        stored["https://herald.example/b"]["duplicate_of"]
-        == stored["https://wire.example/a1"]["id"]
+        stored["https://wire.example/a1"]["duplicate_of"]
+        == stored["https://herald.example/b"]["id"]
     )
 
 

@@ -67,11 +67,12 @@ def store_articles(
 ) -> StoreOutcome:
     """Insert articles with cluster, story, bands, topics and alerts (plus outbox rows), in the caller's transaction.
 
-    Articles are stored earliest-published first (fetch time when the date is unknown; ties keep
-    the given order), so that within a batch the original of a syndicated story, not whichever
-    copy was fetched first, heads its cluster. Across runs the earliest *stored* article heads it:
-    an original stored after its copy joins the copy's cluster (clusters are never re-rooted, so
-    alerts and exported cluster ids stay stable).
+    Articles are stored in the order given, and the first stored of a story heads its cluster:
+    the caller passes them earliest-published first (the store batch task sorts them, fetch time
+    when the date is unknown), so that within a batch the original of a syndicated story, not
+    whichever copy was fetched first, heads it. Across runs the earliest *stored* article heads
+    it: an original stored after its copy joins the copy's cluster (clusters are never re-rooted,
+    so alerts and exported cluster ids stay stable).
 
     `notify_urls` maps each alert rule to its notify URLs as written in the config; each new alert
     gets one pending delivery per URL unless `deliver_alerts` is false (backfills).
@@ -84,7 +85,7 @@ def store_articles(
     alert_ids: list[int] = []
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLUSTER_LOCK_KEY)))
-    for ready in sorted(articles, key=_publication_order):
+    for ready in articles:
         draft, fp = ready.draft, ready.fingerprint
         # Its copy cluster: the store reads the stored articles it may copy (a shared band key or
         # the exact hash), the pure decision picks one (None: it starts a cluster). An empty
@@ -149,7 +150,7 @@ def store_articles(
                 language=draft.language,
                 gazetteer=packaged_gazetteer(),
             ),
-            seen_at=_publication_order(ready),
+            seen_at=draft.published_at or draft.fetched_at,
             now=now,
         )
         just_alerted = set()
@@ -175,10 +176,6 @@ def store_articles(
     outcome.stored_ids = tuple(stored_ids)
     outcome.alert_ids = tuple(alert_ids)
     return outcome
-
-
-def _publication_order(ready: ReadyArticle) -> datetime:
-    return ready.draft.published_at or ready.draft.fetched_at
 
 
 @functools.cache
