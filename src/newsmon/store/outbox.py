@@ -214,6 +214,19 @@ def record_message(
         record_delivery(session, delivery_id, ok=ok, error=error, now=now, retry_at=retry_at)
 
 
+def defer_deliveries(
+    session: Session, delivery_ids: Sequence[int], *, error: str, retry_at: datetime
+) -> None:
+    """Deliveries not tried in this round (their channel had just failed): no attempt counted,
+    the error kept, the next try at `retry_at`."""
+    for chunk in chunks(list(delivery_ids)):
+        session.execute(
+            sa.update(AlertDelivery)
+            .where(AlertDelivery.id.in_(chunk), AlertDelivery.delivered_at.is_(None))
+            .values(last_error=error[:2000], next_attempt_at=retry_at)
+        )
+
+
 def message_history(session: Session, *, now: datetime) -> dict[tuple[str, str], ChannelHistory]:
     """Per (rule, channel): when a message was last sent, and the send times of the last hour."""
     history: dict[tuple[str, str], ChannelHistory] = {}
