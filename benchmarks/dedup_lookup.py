@@ -1,7 +1,7 @@
 """Near-duplicate lookup cost as the archive grows: 10k, 100k and 1M stored articles.
 
 What is timed is what `store_articles` does for every new article before inserting it: the
-store's candidate query (`newsmon.store._candidates`: stored articles sharing one of the 40 band
+store's candidate query (`newsmon.store.clusters.copy_candidates`: stored articles sharing one of the 40 band
 keys or the exact hash, with their signatures) followed by `dedup.choose_cluster`. Also measured
 at each size: the time to load the archive, the database size, the cost of storing a batch
 (`store_articles`, rolled back), what PostgreSQL itself spends on the query (median "Execution
@@ -74,13 +74,9 @@ from sqlalchemy.orm import Session
 from harness import default_postgres_url, libpq_url, scratch_database
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle
-from newsmon.store import (
-    _candidate_statement,
-    _candidates,
-    iter_articles,
-    list_clusters,
-    store_articles,
-)
+from newsmon.store.archive import iter_articles
+from newsmon.store.articles import store_articles
+from newsmon.store.clusters import candidate_statement, copy_candidates, list_clusters
 from newsmon.store.db import make_engine, upgrade
 from newsmon.stories import copies as dedup
 from newsmon.stories.copies import Fingerprint, choose_cluster
@@ -498,7 +494,7 @@ def time_lookups(engine: Engine, lookups: Sequence[tuple[Fingerprint, int | None
     with Session(engine) as session, session.begin():
         for fp, expected in lookups:
             t0 = time.perf_counter_ns()
-            candidates = _candidates(session, fp.exact_hash, fp.band_keys)
+            candidates = copy_candidates(session, fp.exact_hash, fp.band_keys)
             chosen = choose_cluster(fp, candidates)
             result.times_ms.append((time.perf_counter_ns() - t0) / 1e6)
             result.candidates.append(len(candidates))
@@ -538,7 +534,7 @@ def time_store(engine: Engine, lookups: Sequence[tuple[Fingerprint, int | None]]
 
 def explain(engine: Engine, fp: Fingerprint) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the store's candidate query for one article."""
-    compiled = _candidate_statement("postgresql").compile(dialect=engine.dialect)
+    compiled = candidate_statement("postgresql").compile(dialect=engine.dialect)
     params = {"band_keys": list(fp.band_keys), "exact_hash": fp.exact_hash}
     with engine.connect() as connection:
         rows = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + str(compiled), params)
@@ -548,7 +544,7 @@ def explain(engine: Engine, fp: Fingerprint) -> str:
 def server_times(engine: Engine, lookups: Sequence[tuple[Fingerprint, int | None]]) -> float:
     """Median execution time PostgreSQL reports for the candidate query (EXPLAIN ANALYZE), in ms:
     the database's share of a lookup, apart from the client and from waiting for a core."""
-    compiled = str(_candidate_statement("postgresql").compile(dialect=engine.dialect))
+    compiled = str(candidate_statement("postgresql").compile(dialect=engine.dialect))
     times = []
     with engine.connect() as connection:
         for fp, _ in lookups:

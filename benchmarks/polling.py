@@ -197,18 +197,11 @@ def polling_without_prefect(config_dir: Path) -> dict[str, int]:
     from newsmon.config.loading import load_config
     from newsmon.fetch.concurrent import poll_sources
     from newsmon.fetch.http import Fetcher
-    from newsmon.fetch.schedule import PollPolicy
+    from newsmon.fetch.schedule import PollPolicy, due_sources, poll_states
     from newsmon.records import FeedPoll
     from newsmon.settings import Settings
-    from newsmon.store import (
-        PollOutcome,
-        due_sources,
-        enqueue_entries,
-        new_entries,
-        poll_states,
-        record_polls,
-        sync_sources,
-    )
+    from newsmon.store.queue import enqueue_entries, new_entries
+    from newsmon.store.sources import PollOutcome, store_polls, sync_sources
     from newsmon.tasks.runtime import engine_for, run_network
 
     settings = Settings()
@@ -232,7 +225,7 @@ def polling_without_prefect(config_dir: Path) -> dict[str, int]:
         enqueue_entries(session, entries, now=now)
         counts = Counter(entry.source for entry in entries)
         outcomes = [PollOutcome(p, by_name[p.source], counts[p.source]) for p in polls]
-        record_polls(session, outcomes, now=now, policy=policy)
+        store_polls(session, outcomes, now=now, policy=policy)
     return dict(Counter(poll.status for poll in polls))
 
 

@@ -565,7 +565,7 @@ def dedup_lookup_ms(database_url: str, samples: int = 300) -> float:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    from newsmon import store
+    from newsmon.store.clusters import copy_candidates
     from newsmon.store.db import make_engine
     from newsmon.store.models import Article
     from newsmon.stories.copies import choose_cluster, fingerprint
@@ -576,7 +576,7 @@ def dedup_lookup_ms(database_url: str, samples: int = 300) -> float:
         prints = [fingerprint(title=t, text=x) for t, x in rows]
         started = time.perf_counter()
         for fp in prints:
-            choose_cluster(fp, store._candidates(session, fp.exact_hash, fp.band_keys))
+            choose_cluster(fp, copy_candidates(session, fp.exact_hash, fp.band_keys))
         elapsed = time.perf_counter() - started
     engine.dispose()
     return elapsed / max(1, len(prints)) * 1000

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-import newsmon.store
+import newsmon.store.articles
 from harness import scratch_database
 from newsmon.config.models import Config, SourceConfig
 from newsmon.records import ArticleDraft
@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     items = load_items()
-    real = newsmon.store.assign_story
+    real = newsmon.store.articles.assign_story
 
     def no_story(session: Session, **kw: Any) -> StoryAssignment:
         return StoryAssignment(kw["article_id"], True)
@@ -75,15 +75,17 @@ def main() -> int:
             for variant in best:
                 run += 1
                 ready = _ready(items, run)
-                newsmon.store.assign_story = real if variant == "with stories" else no_story  # type: ignore[assignment]
+                newsmon.store.articles.assign_story = (
+                    real if variant == "with stories" else no_story
+                )  # type: ignore[assignment]
                 started = time.perf_counter()
                 with Session(engine) as session, session.begin():
-                    newsmon.store.store_articles(
+                    newsmon.store.articles.store_articles(
                         session, ready, notify_urls={}, now=ready[0].draft.fetched_at
                     )
                 per = 1000 * (time.perf_counter() - started) / len(ready)
                 best[variant] = min(best[variant], per)
-        newsmon.store.assign_story = real  # type: ignore[assignment]
+        newsmon.store.articles.assign_story = real  # type: ignore[assignment]
         engine.dispose()
         extra = best["with stories"] - best["without"]
         print(

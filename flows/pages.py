@@ -22,7 +22,7 @@ from newsmon.config.models import Config
 from newsmon.page_batches import BatchOutcome, PageSummary, batch_label, page_batches
 from newsmon.records import FeedEntry, Page, PageFailure
 from newsmon.settings import Settings
-from newsmon.store import StoreOutcome
+from newsmon.store.articles import StoreOutcome
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
 from newsmon.tasks.store import deliver_pending_alerts, store_batch
 

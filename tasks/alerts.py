@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from newsmon.alerts.channels import SecretResolver
-from newsmon.store import RaisedAlert, raised_alerts
+from newsmon.store.outbox import RaisedAlert, raised_alerts
 
 EVENT_NAME = "newsmon.alert.raised"
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.digest import TOP_STORIES, render_digest, story_section
 from newsmon.backfill.summary import BackfillSummary
 from newsmon.settings import Settings
-from newsmon.store import alert_digest, story_digest
+from newsmon.store.reports import alert_digest, story_digest
 from newsmon.store.stories import touched_stories
 from newsmon.tasks.runtime import engine_for
 

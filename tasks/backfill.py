@@ -38,16 +38,16 @@ from newsmon.fetch.feeds import FeedParseError
 from newsmon.fetch.http import FetchError
 from newsmon.rules.prepare import Rules
 from newsmon.settings import Settings
-from newsmon.store import (
+from newsmon.store.backfill import (
     RetagOutcome,
     add_backfill_units,
     apply_retags,
     articles_in_window,
     backfill_units,
     count_articles_in_window,
-    entries_to_backfill,
     save_backfill_unit,
 )
+from newsmon.store.queue import new_entries
 from newsmon.tasks.alerts import emit_alert_events
 from newsmon.tasks.runtime import engine_for, run_network
 
@@ -59,7 +59,7 @@ def _not_stored(settings: Settings, read: UnitRead) -> UnitRead:
     """Drop the entries whose page is stored already (or given up after failures)."""
     if read.entries:
         with Session(engine_for(settings.database_url)) as session:
-            read.entries = entries_to_backfill(
+            read.entries = new_entries(
                 session, read.entries, max_attempts=settings.max_page_attempts
             )
     if read.error:

@@ -14,20 +14,12 @@ from newsmon.config.models import Config, SourceConfig
 from newsmon.fetch.caps import newest_per_source
 from newsmon.fetch.concurrent import poll_sources
 from newsmon.fetch.http import Fetcher
-from newsmon.fetch.schedule import PollPolicy
+from newsmon.fetch.schedule import PollPolicy, due_sources, poll_states
 from newsmon.records import FeedEntry, FeedPoll, FeedState
 from newsmon.settings import Settings
-from newsmon.store import (
-    PollOutcome,
-    due_sources,
-    enqueue_entries,
-    new_entries,
-    poll_states,
-    queued_entries_fairly,
-    sync_sources,
-)
-from newsmon.store import record_polls as store_poll_outcomes
 from newsmon.store.page_claims import claim_pages, new_holder
+from newsmon.store.queue import enqueue_entries, new_entries, queued_entries_fairly
+from newsmon.store.sources import PollOutcome, store_polls, sync_sources
 from newsmon.tasks.runtime import engine_for, feed_parser, run_network
 
 
@@ -99,7 +91,7 @@ def record_polls(
         enqueue_entries(session, entries, now=now)
         counts = Counter(entry.source for entry in entries)
         outcomes = [PollOutcome(p, by_name[p.source], counts[p.source]) for p in polls]
-        store_poll_outcomes(session, outcomes, now=now, policy=PollPolicy.from_settings(settings))
+        store_polls(session, outcomes, now=now, policy=PollPolicy.from_settings(settings))
         queue = queued_entries_fairly(
             session,
             scope,

@@ -15,8 +15,9 @@ from newsmon.page_batches import publication_order
 from newsmon.records import Extracted, Page, PageFailure
 from newsmon.rules.prepare import Rules, make_draft, prepare_articles
 from newsmon.settings import Settings
-from newsmon.store import StoreOutcome, record_failures, store_articles
+from newsmon.store.articles import StoreOutcome, store_articles
 from newsmon.store.page_claims import release_pages
+from newsmon.store.queue import record_failures
 from newsmon.tasks.alerts import emit_alert_events, prefect_secret_resolver
 from newsmon.tasks.runtime import engine_for
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 
 class StoredCounts(Protocol):
-    """What one source got from a store transaction (`newsmon.store.StoreOutcome` has these)."""
+    """What one source got from a store transaction (`newsmon.store.articles.StoreOutcome` has these)."""
 
     stored: int
     duplicates: int

@@ -20,7 +20,8 @@ from newsmon.alerts.notify import DeliveryOutcome, deliver_pending, deliveries_d
 from newsmon.app.demo.server import AlertReceiver
 from newsmon.config.models import AlertConfig, Config
 from newsmon.records import ArticleDraft
-from newsmon.store import iter_alerts, store_articles
+from newsmon.store.archive import iter_alerts
+from newsmon.store.articles import store_articles
 from newsmon.store.models import Alert, AlertDelivery, AlertMessage
 from tests.factories import NOW, draft, make_config, ready
 from tests.localserver import LocalServer, RecordedRequest

@@ -14,20 +14,18 @@ from newsmon.backfill.plan import Unit, retag
 from newsmon.config.models import AlertConfig, Config, TopicConfig
 from newsmon.records import PageFailure
 from newsmon.rules.prepare import Rules
-from newsmon.store import (
+from newsmon.store.articles import store_articles
+from newsmon.store.backfill import (
     add_backfill_units,
-    alert_digest,
     apply_retags,
     articles_in_window,
     backfill_units,
     count_articles_in_window,
-    entries_to_backfill,
-    record_failures,
     save_backfill_unit,
-    store_articles,
-    story_digest,
 )
 from newsmon.store.models import Alert, AlertDelivery, ArticleTopic
+from newsmon.store.queue import new_entries, record_failures
+from newsmon.store.reports import alert_digest, story_digest
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready
 
 CONFIG = make_config()
@@ -91,7 +89,7 @@ def test_backfill_fetches_what_is_not_stored_and_not_given_up(engine: Engine) ->
         entry("wire", "https://wire.example/new#comments"),  # the same page
     ]
     with Session(engine) as session:
-        fresh = entries_to_backfill(session, candidates, max_attempts=3)
+        fresh = new_entries(session, candidates, max_attempts=3)
     assert [e.url for e in fresh] == [
         "https://wire.example/failed-once",
         "https://wire.example/new",

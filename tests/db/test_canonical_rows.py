@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from newsmon.extract.page import extract_page
 from newsmon.records import FeedEntry, Page
 from newsmon.rules.prepare import make_draft
-from newsmon.store import store_articles
+from newsmon.store.articles import store_articles
 from newsmon.store.models import Article
 from tests.factories import NOW, make_config, ready
 

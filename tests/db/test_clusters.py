@@ -27,17 +27,11 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.messages import render_alert
 from newsmon.alerts.notify import alert_item
 from newsmon.records import ArticleDraft
-from newsmon.store import (
-    StoreOutcome,
-    iter_articles,
-    iter_clusters,
-    list_clusters,
-    pending_deliveries,
-    record_delivery,
-    store_articles,
-    story_clusters,
-)
+from newsmon.store.archive import iter_articles, iter_clusters
+from newsmon.store.articles import StoreOutcome, store_articles
+from newsmon.store.clusters import list_clusters, story_clusters
 from newsmon.store.models import Alert, AlertDelivery
+from newsmon.store.outbox import pending_deliveries, record_delivery
 from tests.factories import NOW, OTHER_TEXT, WIRE_TEXT, draft, make_config, ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,15 +248,17 @@ def test_copy_stored_before_the_original_heads_the_cluster(engine: Engine) -> No
     assert cluster.first_seen == NOW - timedelta(hours=3)  # but the dates are the story's own
 
 
-def test_within_a_batch_the_earliest_published_heads_the_cluster(engine: Engine) -> None:
+def test_within_a_batch_the_first_given_heads_the_cluster(engine: Engine) -> None:
+    """The store keeps the caller's order: publication order is sorted once, by the caller (the
+    store batch task passes a batch earliest-published first), not again here."""
     copy = published(draft("herald", "https://herald.example/b"), NOW)
     original = published(draft("wire", "https://wire.example/a1"), NOW - timedelta(hours=3))
-    store(engine, copy, original)  # fetched in this order
+    store(engine, copy, original)  # given in this order
     stored = articles(engine)
-    assert stored["https://wire.example/a1"]["duplicate_of"] is None
+    assert stored["https://herald.example/b"]["duplicate_of"] is None
     assert (
-        stored["https://herald.example/b"]["duplicate_of"]
-        == stored["https://wire.example/a1"]["id"]
+        stored["https://wire.example/a1"]["duplicate_of"]
+        == stored["https://herald.example/b"]["id"]
     )
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.store import acquire_lease, release_lease
+from newsmon.store.leases import acquire_lease, release_lease
 from tests.factories import NOW
 
 TTL = timedelta(minutes=10)

@@ -19,20 +19,17 @@ from sqlalchemy.orm import Session
 from newsmon.config.models import SourceConfig
 from newsmon.fetch.feeds import poll_feed
 from newsmon.fetch.http import Fetcher, HttpPolicy
-from newsmon.fetch.schedule import PollPolicy
+from newsmon.fetch.schedule import PollPolicy, due_sources, poll_states
 from newsmon.records import FeedPoll, FeedState
-from newsmon.store import (
+from newsmon.store.models import QueuedEntry, Source
+from newsmon.store.queue import enqueue_entries, new_entries
+from newsmon.store.sources import (
     PollOutcome,
-    due_sources,
-    enqueue_entries,
-    new_entries,
-    poll_states,
-    record_polls,
     source_health,
+    store_polls,
     sync_sources,
     unpark_source,
 )
-from newsmon.store.models import QueuedEntry, Source
 from tests.factories import NOW
 from tests.localserver import LocalServer, RecordedRequest
 from tests.pages import rss_feed
@@ -65,7 +62,7 @@ def poll(engine: Engine, config: SourceConfig, now: object = NOW) -> tuple[FeedP
     with Session(engine) as session, session.begin():
         entries = new_entries(session, result.entries) if result.status == "ok" else []
         enqueue_entries(session, entries, now=now)  # type: ignore[arg-type]
-        record_polls(session, [PollOutcome(result, config, len(entries))], now=now, policy=POLICY)  # type: ignore[arg-type]
+        store_polls(session, [PollOutcome(result, config, len(entries))], now=now, policy=POLICY)  # type: ignore[arg-type]
     with Session(engine) as session:
         row = session.get(Source, config.name)
         assert row is not None
@@ -237,7 +234,7 @@ def test_recording_many_polls_is_a_few_statements(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", count)
     try:
         with Session(engine) as session, session.begin():
-            record_polls(session, outcomes, now=NOW, policy=POLICY)
+            store_polls(session, outcomes, now=NOW, policy=POLICY)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     work = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]

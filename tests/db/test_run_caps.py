@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.fetch.caps import newest_per_source
 from newsmon.records import FeedEntry
-from newsmon.store import enqueue_entries, queued_entries_fairly
+from newsmon.store.queue import enqueue_entries, queued_entries_fairly
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 

@@ -10,25 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from newsmon.fetch.schedule import due_sources
 from newsmon.records import FeedPoll, FeedState, PageFailure
-from newsmon.store import (
-    PollOutcome,
-    archive_report,
-    cluster_sources,
-    due_sources,
-    enqueue_entries,
-    iter_alerts,
-    iter_articles,
-    new_entries,
-    pending_deliveries,
-    queued_entries,
-    record_delivery,
-    record_failures,
-    record_polls,
-    store_articles,
-    sync_sources,
-)
+from newsmon.store.archive import iter_alerts, iter_articles
+from newsmon.store.articles import store_articles
+from newsmon.store.clusters import cluster_sources
 from newsmon.store.models import Alert, AlertDelivery, Article, ArticleBand, QueuedEntry, Source
+from newsmon.store.outbox import pending_deliveries, record_delivery
+from newsmon.store.queue import enqueue_entries, new_entries, queued_entries, record_failures
+from newsmon.store.reports import archive_report
+from newsmon.store.sources import PollOutcome, store_polls, sync_sources
 from tests.factories import NOW, OTHER_TEXT, draft, entry, make_config, ready
 
 CONFIG = make_config()
@@ -191,7 +182,7 @@ def test_poll_state_success_failure_and_due(engine: Engine) -> None:
             "monitor",
         }
         ok = FeedPoll(source="wire", status="ok", state=FeedState(etag='"v1"', body_hash="h"))
-        record_polls(session, [PollOutcome(ok, source, 3)], now=NOW)
+        store_polls(session, [PollOutcome(ok, source, 3)], now=NOW)
     with Session(engine) as session, session.begin():
         state = session.get(Source, "wire")
         assert state is not None
@@ -207,8 +198,8 @@ def test_poll_state_success_failure_and_due(engine: Engine) -> None:
             error="HTTP 503",
             retry_after_s=3600,
         )
-        record_polls(session, [PollOutcome(bad, source)], now=NOW)
-        record_polls(session, [PollOutcome(bad, source)], now=NOW)
+        store_polls(session, [PollOutcome(bad, source)], now=NOW)
+        store_polls(session, [PollOutcome(bad, source)], now=NOW)
     with Session(engine) as session:
         state = session.get(Source, "wire")
         assert state is not None

@@ -24,7 +24,7 @@ from newsmon.alerts.notify import deliver_pending
 from newsmon.app.demo.server import AlertReceiver
 from newsmon.config.models import AlertConfig, Config, SourceConfig, StoryUpdates
 from newsmon.records import ArticleDraft
-from newsmon.store import store_articles
+from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import Alert, Article, Story, StoryMerge
 from newsmon.store.stories import iter_stories
@@ -236,7 +236,7 @@ def test_once_per_cluster_stays_the_default(engine: Engine) -> None:
 def test_reprocess_raises_once_per_story_alerts_per_story(engine: Engine) -> None:
     from newsmon.backfill.plan import retag
     from newsmon.rules.prepare import Rules
-    from newsmon.store import apply_retags, articles_in_window
+    from newsmon.store.backfill import apply_retags, articles_in_window
 
     by_id = {item.id: item for item in ITEMS}
     store(engine, [as_draft(by_id[i]) for i in ("a1", "a2", "a3")])  # no rules yet

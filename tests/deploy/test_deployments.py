@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from newsmon.store import iter_alerts, iter_articles
+from newsmon.store.archive import iter_alerts, iter_articles
 from newsmon.store.db import make_engine
 from tests.deploy.conftest import (
     BACKFILL_PARAMETERS,

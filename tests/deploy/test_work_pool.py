@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from newsmon.app.demo.run import SITE, write_demo_config
 from newsmon.app.demo.server import AlertReceiver, StaticSite
 from newsmon.flows.deployments import newsmon_deployments
-from newsmon.store import iter_articles
+from newsmon.store.archive import iter_articles
 from newsmon.store.db import make_engine
 from tests.deploy.conftest import NEWSMON, PREFECT, REPO, PrefectServer, quiet_env
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from newsmon.store import store_articles
+from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
 from tests.e2e.test_cli import run
 from tests.factories import NOW, OTHER_TEXT, draft, make_config, ready

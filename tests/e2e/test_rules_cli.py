@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from newsmon.records import ArticleDraft
-from newsmon.store import store_articles
+from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
 from tests.factories import OTHER_TEXT, draft, make_config, ready
 

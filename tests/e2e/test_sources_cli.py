@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from newsmon.config.loading import load_config
 from newsmon.fetch.schedule import PARK_AFTER_FAILURES
 from newsmon.records import FeedPoll, FeedState
-from newsmon.store import PollOutcome, record_polls, sync_sources
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import Source
+from newsmon.store.sources import PollOutcome, store_polls, sync_sources
 
 NEWSMON = str(Path(sys.executable).parent / "newsmon")
 
@@ -57,9 +57,9 @@ def parked_setup(tmp_path: Path) -> tuple[Path, str]:
     )
     with Session(engine) as session, session.begin():
         sync_sources(session, sources)
-        record_polls(session, [PollOutcome(ok, fine)], now=now)
+        store_polls(session, [PollOutcome(ok, fine)], now=now)
         for _ in range(PARK_AFTER_FAILURES):
-            record_polls(session, [PollOutcome(failed, dead)], now=now)
+            store_polls(session, [PollOutcome(failed, dead)], now=now)
     engine.dispose()
     return config, database_url
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from newsmon.store import iter_alerts, iter_articles
+from newsmon.store.archive import iter_alerts, iter_articles
 from newsmon.store.db import make_engine, upgrade
 from tests.factories import NOW
 from tests.localserver import LocalServer

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.store import iter_alerts, store_articles
+from newsmon.store.archive import iter_alerts
+from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
 from tests.factories import NOW, draft, make_config, ready
 from tests.localserver import LocalServer

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
-from newsmon.store import iter_alerts, iter_articles
+from newsmon.store.archive import iter_alerts, iter_articles
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import QueuedEntry, Source
 from tests.localserver import LocalServer

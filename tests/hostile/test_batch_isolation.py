@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from newsmon.store import iter_articles
+from newsmon.store.archive import iter_articles
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import QueuedEntry
 from tests.localserver import LocalServer

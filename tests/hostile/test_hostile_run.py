@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.app.demo.server import AlertReceiver
 from newsmon.settings import Settings
-from newsmon.store import iter_alerts, iter_articles
+from newsmon.store.archive import iter_alerts, iter_articles
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import QueuedEntry, Source
 from tests.hostile import site

@@ -9,7 +9,7 @@ import pytest
 from newsmon.rules.backtest import backtest, parse_day, uses_topics
 from newsmon.rules.query import parse_query
 from newsmon.rules.ruleset import RuleSet
-from newsmon.store import ArchivedArticle
+from newsmon.store.archive import ArchivedArticle
 from tests.factories import OTHER_TEXT, WIRE_TEXT
 
 DAY = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from newsmon.page_batches import (
 )
 from newsmon.records import ArticleDraft, FeedEntry, PageFailure
 from newsmon.rules.prepare import Rules, prepare_articles
-from newsmon.store import StoreOutcome
+from newsmon.store.articles import StoreOutcome
 from newsmon.summary import RunSummary
 from tests.factories import draft, make_config
 

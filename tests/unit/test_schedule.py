@@ -2,17 +2,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from newsmon.config.models import SourceConfig
 from newsmon.fetch.schedule import (
     MAX_BACKOFF,
     PARK_AFTER_FAILURES,
     RECENT_ENTRIES,
+    PollPolicy,
+    PollState,
     adaptive_interval,
+    after_poll,
+    due_sources,
     entry_interval_s,
     next_poll_after_failure,
     next_poll_after_success,
+    poll_interval,
+    poll_states,
     send_validators,
     status_after_failure,
 )
+from newsmon.records import FeedEntry, FeedPoll, FeedState
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=15)
@@ -106,3 +114,79 @@ def test_validators_are_dropped_when_no_full_body_came_for_too_long() -> None:
     assert not send_validators(NOW - timedelta(hours=6), NOW, unconditional_after=bound)
     assert not send_validators(None, NOW, unconditional_after=bound)
     assert not send_validators(NOW, NOW, unconditional_after=timedelta(0))  # 0: never conditional
+
+
+# --- what one poll does to a source's state (the store applies it) -----------------------------
+
+POLICY = PollPolicy(max_interval=timedelta(hours=2), park_after=3)
+
+
+def _poll(status: str, *, entries: int = 0, error: str | None = None) -> FeedPoll:
+    dated = tuple(
+        FeedEntry(source="wire", url=f"https://wire.example/{n}", published_at=NOW - n * 2 * EVERY)
+        for n in range(entries)
+    )
+    return FeedPoll(
+        source="wire",
+        status=status,  # type: ignore[arg-type]
+        state=FeedState(etag='"e2"', last_modified="Sat", body_hash="h2"),
+        entries=dated,
+        error=error,
+    )
+
+
+def test_failures_count_up_to_parking_and_keep_the_validators() -> None:
+    state = PollState(status="ok", etag='"e1"', body_hash="h1", entries_total=4)
+    for n in range(1, 4):
+        state = after_poll(
+            state,
+            _poll("error", error="HTTP 503"),
+            poll_every=EVERY,
+            new_entries=0,
+            now=NOW,
+            policy=POLICY,
+        )
+        assert state.consecutive_failures == n and state.last_error == "HTTP 503"
+        assert state.next_poll_at == next_poll_after_failure(NOW, EVERY, n)
+    assert state.status == "parked"
+    assert (state.etag, state.body_hash, state.entries_total) == ('"e1"', "h1", 4)
+    assert (
+        due_sources(
+            [SourceConfig(name="wire", url="https://wire.example/feed")],
+            {"wire": state},
+            NOW + MAX_BACKOFF,
+            force=False,
+        )
+        == []
+    )
+
+
+def test_a_success_clears_failures_keeps_validators_and_paces_the_next_poll() -> None:
+    failing = PollState(status="failing", consecutive_failures=2, last_error="boom")
+    state = after_poll(
+        failing, _poll("ok", entries=5), poll_every=EVERY, new_entries=5, now=NOW, policy=POLICY
+    )
+    assert (state.status, state.consecutive_failures, state.last_error) == ("ok", 0, None)
+    assert (state.etag, state.last_modified, state.body_hash) == ('"e2"', "Sat", "h2")
+    assert state.last_full_fetch_at == state.last_success_at == state.last_new_entry_at == NOW
+    assert state.entries_total == 5 and state.entry_interval_s == 2 * EVERY.total_seconds()
+    assert state.next_poll_at == NOW + EVERY  # half the 30-minute gap, floored at poll_every
+    assert poll_interval(state, EVERY, now=NOW, policy=POLICY) == EVERY
+
+
+def test_a_304_is_not_a_full_answer_and_keeps_the_feeds_pace() -> None:
+    earlier = NOW - timedelta(hours=8)
+    before = PollState(status="ok", last_full_fetch_at=earlier, entry_interval_s=3600.0)
+    state = after_poll(
+        before, _poll("not_modified"), poll_every=EVERY, new_entries=0, now=NOW, policy=POLICY
+    )
+    assert state.last_full_fetch_at == earlier and state.entry_interval_s == 3600.0
+    assert state.last_new_entry_at is None and state.next_poll_at == NOW + timedelta(minutes=30)
+    # The last full body is 8 hours old: the next poll leaves its validators out.
+    [sent] = poll_states(
+        [SourceConfig(name="wire", url="https://wire.example/feed")],
+        {"wire": state},
+        NOW,
+        policy=PollPolicy(unconditional_after=timedelta(hours=6)),
+    ).values()
+    assert sent == FeedState(body_hash="h2")

@@ -1,7 +1,7 @@
 """A run's digest for people: the top new stories and the alerts raised, as Markdown.
 
-The store fills the records (`store.story_digest`, `store.alert_digest`); this module only
-formats them, so flows can publish the same digest as a Prefect Markdown artifact.
+The store fills the records (`store.reports.story_digest`, `store.reports.alert_digest`); this
+module only formats them, so flows can publish the same digest as a Prefect Markdown artifact.
 """
 
 from __future__ import annotations

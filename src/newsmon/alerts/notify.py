@@ -24,15 +24,14 @@ from newsmon.alerts.channels import Rendered, SecretResolver, Sender, TextFormat
 from newsmon.alerts.messages import AlertItem, make_excerpt, render_alert, render_digest
 from newsmon.alerts.pacing import DeliveryPolicy, Held, Outgoing, Plan, plan_deliveries
 from newsmon.config.models import Config
-from newsmon.store import (
+from newsmon.store.leases import acquire_lease, release_lease
+from newsmon.store.outbox import (
     PendingDelivery,
-    acquire_lease,
     channel_key,
     defer_deliveries,
     message_history,
     pending_deliveries,
     record_message,
-    release_lease,
 )
 from newsmon.stories.updates import describe_update
 

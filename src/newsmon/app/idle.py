@@ -15,7 +15,8 @@ from newsmon.config.models import Config
 from newsmon.fetch.schedule import NextDue, next_due
 from newsmon.fetch.shards import parse_shard
 from newsmon.settings import Settings
-from newsmon.store import queued_entries, sync_sources
+from newsmon.store.queue import queued_entries
+from newsmon.store.sources import sync_sources
 
 
 def in_scope(config: Config, shard: str | None) -> list[str]:

@@ -31,7 +31,7 @@ from newsmon.rules.check import (
 )
 from newsmon.rules.query import QuerySyntaxError, parse_query
 from newsmon.rules.ruleset import RuleSet
-from newsmon.store import count_archive, iter_archive
+from newsmon.store.archive import count_archive, iter_archive
 
 
 def print_check(report: CheckReport, directory: Path, out: Console, err: Console) -> int:

@@ -10,18 +10,24 @@
   NEWSMON_PARK_AFTER_FAILURES failures in a row the source is parked until a person un-parks it.
 - Conditional GETs cannot go stale: with no full body for NEWSMON_UNCONDITIONAL_AFTER_S the
   validators are left out once, so a server answering 304 to an old ETag is found out.
+
+The store keeps each source's `PollState` (table `source`) and applies what `after_poll` decides;
+`due_sources` and `poll_states` read it to choose what this run polls and how.
 """
 
 from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from newsmon.records import FeedPoll, FeedState
 
 if TYPE_CHECKING:
+    from newsmon.config.models import SourceConfig
     from newsmon.settings import Settings
 
 # A failing source backs off exponentially up to this, so a dead feed costs one request a day;
@@ -169,3 +175,171 @@ def next_due(schedule: Iterable[tuple[str, datetime | None]], now: datetime) -> 
         return NextDue(tuple(due))
     at, name = min(upcoming)
     return NextDue((), at, name)
+
+
+# --- a source's poll state, and what one poll does to it ----------------------------------------
+
+
+class PollRecord(Protocol):
+    """What the decisions read of a source's poll state: a `PollState`, or the store's row of it."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def next_poll_at(self) -> datetime | None: ...
+    @property
+    def etag(self) -> str | None: ...
+    @property
+    def last_modified(self) -> str | None: ...
+    @property
+    def body_hash(self) -> str | None: ...
+    @property
+    def last_full_fetch_at(self) -> datetime | None: ...
+    @property
+    def entry_interval_s(self) -> float | None: ...
+    @property
+    def last_new_entry_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class PollState:
+    """A source's poll state and health, as the store keeps it (the columns of table `source`)."""
+
+    status: str = "new"  # new, ok, failing, parked
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_new_entry_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    entries_total: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_full_fetch_at: datetime | None = None  # the last full answer (not a 304)
+    entry_interval_s: float | None = None  # the feed's own pace (`entry_interval_s`)
+
+
+def quiet_for(state: PollRecord, now: datetime) -> timedelta | None:
+    """How long since the source last brought a new entry (None: never seen one)."""
+    return now - state.last_new_entry_at if state.last_new_entry_at else None
+
+
+def poll_interval(
+    state: PollRecord | None, poll_every: timedelta, *, now: datetime, policy: PollPolicy
+) -> timedelta:
+    """How often the source is polled now: the adaptive interval, before server hints and backoff."""
+    return adaptive_interval(
+        poll_every,
+        entry_interval=state.entry_interval_s if state else None,
+        quiet_for=quiet_for(state, now) if state else None,
+        max_interval=policy.max_interval,
+    )
+
+
+def after_poll(
+    state: PollState,
+    poll: FeedPoll,
+    *,
+    poll_every: timedelta,
+    new_entries: int,
+    now: datetime,
+    policy: PollPolicy,
+) -> PollState:
+    """The source's state after one poll: health, validators, pace, and when to poll it next.
+
+    A failure counts towards parking and backs off; a success clears the failures, keeps the
+    answer's validators and, with `new_entries` (how many of its entries were new), the time they
+    came, which the next interval is computed from.
+    """
+    if poll.status == "error":
+        failures = state.consecutive_failures + 1
+        return replace(
+            state,
+            last_polled_at=now,
+            consecutive_failures=failures,
+            last_error=poll.error or "",
+            status=status_after_failure(failures, policy.park_after),
+            next_poll_at=next_poll_after_failure(
+                now, poll_every, failures, retry_after_s=poll.retry_after_s
+            ),
+        )
+    polled = replace(
+        state,
+        last_polled_at=now,
+        consecutive_failures=0,
+        last_error=None,
+        status="ok",
+        last_success_at=now,
+        etag=poll.state.etag,
+        last_modified=poll.state.last_modified,
+        body_hash=poll.state.body_hash,
+        last_full_fetch_at=now if poll.status in ("ok", "unchanged") else state.last_full_fetch_at,
+        entry_interval_s=entry_interval_s((e.published_at for e in poll.entries), now=now)
+        if poll.status == "ok"
+        else state.entry_interval_s,
+        last_new_entry_at=now if new_entries else state.last_new_entry_at,
+        entries_total=state.entries_total + new_entries,
+    )
+    return replace(
+        polled,
+        next_poll_at=next_poll_after_success(
+            now,
+            poll_every,
+            retry_after_s=poll.retry_after_s,
+            max_age_s=poll.max_age_s,
+            ttl_s=poll.ttl_s,
+            entry_interval=polled.entry_interval_s,
+            quiet_for=quiet_for(polled, now),
+            max_interval=policy.max_interval,
+        ),
+    )
+
+
+# --- which sources this run polls, and how ----------------------------------------------------
+
+
+def due_sources(
+    sources: Iterable[SourceConfig],
+    states: Mapping[str, PollRecord],
+    now: datetime,
+    *,
+    force: bool,
+) -> list[SourceConfig]:
+    """Enabled sources whose next poll time has come (all enabled ones with `force`); parked never."""
+    due = []
+    for source in sources:
+        if not source.enabled:
+            continue
+        state = states.get(source.name)
+        if state is not None and state.status == "parked" and not force:
+            continue
+        if force or state is None or state.next_poll_at is None or state.next_poll_at <= now:
+            due.append(source)
+    return due
+
+
+def poll_states(
+    sources: Iterable[SourceConfig],
+    states: Mapping[str, PollRecord],
+    now: datetime,
+    *,
+    policy: PollPolicy = PollPolicy(),
+) -> dict[str, FeedState]:
+    """What each poll sends: validators while the last full body is recent, else none at all
+    (the body hash is always kept, so an unchanged body still costs no parsing)."""
+    result: dict[str, FeedState] = {}
+    for source in sources:
+        row = states.get(source.name)
+        if row is None:
+            result[source.name] = FeedState()
+            continue
+        conditional = send_validators(
+            row.last_full_fetch_at, now, unconditional_after=policy.unconditional_after
+        )
+        result[source.name] = FeedState(
+            etag=row.etag if conditional else None,
+            last_modified=row.last_modified if conditional else None,
+            body_hash=row.body_hash,
+        )
+    return result

@@ -23,7 +23,7 @@ from newsmon.alerts.messages import Excerpt, make_excerpt
 from newsmon.rules.matching import prepare_document
 from newsmon.rules.query import Query
 from newsmon.rules.ruleset import RuleSet
-from newsmon.store import ArchivedArticle
+from newsmon.store.archive import ArchivedArticle
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _USES_TOPICS = re.compile(r"(?i)(?:^|[\s(])topic:")

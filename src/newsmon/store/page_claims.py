@@ -20,20 +20,18 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from newsmon.records import FeedEntry
+from newsmon.store.dialect import chunks, insert
 from newsmon.store.models import Lease
 
 # Longer than a run takes to reach the last of its pages; a run that dies delays its pages this
 # much. A run that outlives it may see a later run fetch some of its pages again (stored once).
 CLAIM_TTL = timedelta(minutes=20)
 _PREFIX = "page:"
-_CHUNK = 500
 
 
 # The holders of this process whose runs may still be going, one per thread: a thread runs one
@@ -100,17 +98,12 @@ def claim_pages(
         )
     names = {claim_name(entry.url): entry for entry in entries}
     expires = now + ttl
-    insert: Any = (
-        postgresql.insert(Lease)
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(Lease)
-    )
     held: set[str] = set()
-    for chunk in _chunks(list(names)):
+    for chunk in chunks(list(names)):
         session.execute(
-            insert.values(
-                [{"name": n, "holder": holder, "expires_at": expires} for n in chunk]
-            ).on_conflict_do_nothing(index_elements=["name"])
+            insert(session, Lease)
+            .values([{"name": n, "holder": holder, "expires_at": expires} for n in chunk])
+            .on_conflict_do_nothing(index_elements=["name"])
         )
         held.update(
             session.scalars(
@@ -123,10 +116,5 @@ def claim_pages(
 
 def release_pages(session: Session, urls: Iterable[str]) -> None:
     """Drop the claims on these pages (their batch is stored, or failed and is recorded)."""
-    for chunk in _chunks([claim_name(url) for url in urls]):
+    for chunk in chunks([claim_name(url) for url in urls]):
         session.execute(sa.delete(Lease).where(Lease.name.in_(chunk)))
-
-
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]

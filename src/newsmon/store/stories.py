@@ -1,10 +1,10 @@
 """Stories in the database: the candidate lookup, assignment, merges (the decision is pure:
 newsmon.stories.assign).
 
-Called from the store's batch path (`store.store_articles`) for each article it inserts, inside
-the same transaction and, on PostgreSQL, under the same advisory lock as cluster assignment, so
-ingest and backfill assign stories the same way, concurrent runs one at a time, and an article
-already stored (re-run, retry) is never assigned again.
+Called from the store's batch path (`store.articles.store_articles`) for each article it
+inserts, inside the same transaction and, on PostgreSQL, under the same advisory lock as cluster
+assignment, so ingest and backfill assign stories the same way, concurrent runs one at a time,
+and an article already stored (re-run, retry) is never assigned again.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from newsmon.config.models import StoryUpdates
 from newsmon.records import ArticleDraft
+from newsmon.store.dialect import iso
 from newsmon.store.models import (
     Alert,
     Article,
@@ -50,33 +51,41 @@ class StoryAssignment:
 
 
 @functools.cache
-def _candidate_statement(dialect: str) -> Any:
-    """Articles sharing an index key with the new one within the window, with features and story.
+def _candidate_statement(dialect: str) -> sa.Select[Any]:
+    """Articles sharing an index key with the new one within the window, with features and story:
+    one statement on both engines, around the nearest articles of each key (`_nearest`)."""
+    features, article = StoryFeatureRow.__table__, Article.__table__
+    return (
+        sa.select(
+            features.c.article_id, features.c.features, features.c.seen_at, article.c.story_id
+        )
+        .join(article, article.c.id == features.c.article_id)
+        .where(features.c.article_id.in_(_nearest(dialect)))
+        .where(article.c.story_id.is_not(None))
+    )
+
+
+def _nearest(dialect: str) -> sa.Select[Any]:
+    """Ids of the articles named by the keys (`keys`) nearest in time to `seen`, in [lo, hi].
 
     PostgreSQL: per key, the PER_KEY_EACH_SIDE nearest articles before and after, two index range
     scans of story_key's primary key (key, seen_at, article_id) each. SQLite (one machine, a
-    smaller archive) takes the nearest overall.
+    smaller archive) takes the `limit` nearest overall.
     """
     if dialect == "postgresql":
-        return (
+        near = (
             sa.text(
                 """
-            WITH near AS (
-              SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)
-              CROSS JOIN LATERAL (
-                (SELECT article_id FROM story_key
-                  WHERE key = k.key AND seen_at >= :seen AND seen_at <= :hi
-                  ORDER BY seen_at ASC LIMIT :per_side)
-                UNION ALL
-                (SELECT article_id FROM story_key
-                  WHERE key = k.key AND seen_at < :seen AND seen_at >= :lo
-                  ORDER BY seen_at DESC LIMIT :per_side)
-              ) AS n
-            )
-            SELECT f.article_id, f.features, f.seen_at, a.story_id
-            FROM near JOIN story_features f ON f.article_id = near.article_id
-            JOIN article a ON a.id = f.article_id
-            WHERE a.story_id IS NOT NULL
+            SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)
+            CROSS JOIN LATERAL (
+              (SELECT article_id FROM story_key
+                WHERE key = k.key AND seen_at >= :seen AND seen_at <= :hi
+                ORDER BY seen_at ASC LIMIT :per_side)
+              UNION ALL
+              (SELECT article_id FROM story_key
+                WHERE key = k.key AND seen_at < :seen AND seen_at >= :lo
+                ORDER BY seen_at DESC LIMIT :per_side)
+            ) AS n
             """
             )
             .bindparams(
@@ -85,11 +94,11 @@ def _candidate_statement(dialect: str) -> Any:
                 sa.bindparam("lo", type_=UTCDateTime()),
                 sa.bindparam("hi", type_=UTCDateTime()),
             )
-            .columns(
-                article_id=sa.Integer, features=sa.JSON, seen_at=UTCDateTime(), story_id=sa.Integer
-            )
+            .columns(article_id=sa.Integer)
+            .subquery("near")
         )
-    key, features, article = StoryKey.__table__, StoryFeatureRow.__table__, Article.__table__
+        return sa.select(near.c.article_id)
+    key = StoryKey.__table__
     lo = sa.bindparam("lo", type_=key.c.seen_at.type)
     hi = sa.bindparam("hi", type_=key.c.seen_at.type)
     seen = sa.bindparam("seen", type_=key.c.seen_at.type)
@@ -103,14 +112,7 @@ def _candidate_statement(dialect: str) -> Any:
         .order_by(sa.func.abs(sa.func.julianday(key.c.seen_at) - sa.func.julianday(seen)))
         .limit(sa.bindparam("limit"))
     ).subquery()
-    return (
-        sa.select(
-            features.c.article_id, features.c.features, features.c.seen_at, article.c.story_id
-        )
-        .join(article, article.c.id == features.c.article_id)
-        .where(features.c.article_id.in_(sa.select(nearest.c.article_id)))
-        .where(article.c.story_id.is_not(None))
-    )
+    return sa.select(nearest.c.article_id)
 
 
 def story_candidates(
@@ -249,19 +251,7 @@ def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
     rows = (
         session.connection()
         .execution_options(yield_per=1000)
-        .execute(
-            sa.select(
-                article.c.story_id,
-                article.c.id,
-                article.c.title,
-                article.c.source,
-                article.c.language,
-                article.c.published_at,
-                article.c.fetched_at,
-            )
-            .where(article.c.story_id.is_not(None))
-            .order_by(article.c.story_id, article.c.id)
-        )
+        .execute(_story_rows().where(article.c.story_id.is_not(None)))
     )
     group: list[Any] = []
     for row in rows:
@@ -273,6 +263,20 @@ def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
         yield _story_record(group)
 
 
+def _story_rows() -> sa.Select[Any]:
+    """The columns of a story's articles that `_story_record` reads, by story, then id."""
+    article = Article.__table__
+    return sa.select(
+        article.c.story_id,
+        article.c.id,
+        article.c.title,
+        article.c.source,
+        article.c.language,
+        article.c.published_at,
+        article.c.fetched_at,
+    ).order_by(article.c.story_id, article.c.id)
+
+
 def _story_record(rows: Sequence[Any]) -> dict[str, Any]:
     seen = [row.published_at or row.fetched_at for row in rows]
     story_id = rows[0].story_id
@@ -280,16 +284,12 @@ def _story_record(rows: Sequence[Any]) -> dict[str, Any]:
     return {
         "id": story_id,
         "headline": head.title,
-        "first_seen": _iso(min(seen)),
-        "last_seen": _iso(max(seen)),
+        "first_seen": iso(min(seen)),
+        "last_seen": iso(max(seen)),
         "articles": [row.id for row in rows],
         "outlets": sorted({row.source for row in rows}),
         "languages": sorted({row.language for row in rows if row.language}),
     }
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def story_alert_state(session: Session, rule: str, story_id: int) -> tuple[bool, int]:
@@ -364,21 +364,7 @@ def touched_stories(
     records = []
     for story_id, count in new.items():
         rows = (
-            session.connection()
-            .execute(
-                sa.select(
-                    article.c.story_id,
-                    article.c.id,
-                    article.c.title,
-                    article.c.source,
-                    article.c.language,
-                    article.c.published_at,
-                    article.c.fetched_at,
-                )
-                .where(article.c.story_id == story_id)
-                .order_by(article.c.id)
-            )
-            .all()
+            session.connection().execute(_story_rows().where(article.c.story_id == story_id)).all()
         )
         if rows:
             records.append({**_story_record(rows), "new_articles": count})

@@ -21,7 +21,7 @@ OutputOption = Annotated[
 def _export(kind: str, fmt: str, output: Path | None) -> None:
     from sqlalchemy.orm import Session
 
-    from newsmon.store import iter_alerts, iter_articles, iter_clusters
+    from newsmon.store.archive import iter_alerts, iter_articles, iter_clusters
 
     if fmt != "jsonl":
         fail(f"unknown export format {fmt!r}: use jsonl", 2)

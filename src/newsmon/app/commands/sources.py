@@ -35,7 +35,7 @@ def sources(
     from sqlalchemy.orm import Session
 
     from newsmon.fetch.schedule import PollPolicy
-    from newsmon.store import source_health, unpark_source
+    from newsmon.store.sources import source_health, unpark_source
 
     settings, loaded = settings_and_config(config)
     names = {s.name for s in loaded.sources}

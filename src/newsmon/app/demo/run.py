@@ -49,8 +49,9 @@ def run_demo(
 
     from newsmon.app.demo.server import AlertReceiver, StaticSite
     from newsmon.config.loading import load_config
-    from newsmon.store import archive_report, iter_alerts
+    from newsmon.store.archive import iter_alerts
     from newsmon.store.db import make_engine, upgrade
+    from newsmon.store.reports import archive_report
     from newsmon.store.stories import iter_stories
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="newsmon-demo-"))

@@ -1,0 +1,222 @@
+"""Storing a batch of articles: each with its copy cluster, story, band keys, topics and alerts
+(plus their outbox rows), in the caller's transaction, and out of the entry queue.
+
+Which copy cluster an article joins is decided by `newsmon.stories.copies.choose_cluster` (pure)
+given the candidates read by `store/clusters.py`; which story, by `newsmon.stories.assign` through
+`store/stories.py`. On PostgreSQL the batch holds an advisory lock while it assigns, so two runs
+storing copies of one story at once cannot both start a cluster (SQLite serialises writers).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from newsmon.config.models import StoryUpdates
+from newsmon.rules.prepare import ReadyArticle
+from newsmon.store.clusters import copy_candidates
+from newsmon.store.dialect import no_nul
+from newsmon.store.models import Article, ArticleBand, ArticleTopic, QueuedEntry
+from newsmon.store.outbox import raise_alert
+from newsmon.store.stories import assign_story, story_updates
+from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, choose_cluster
+from newsmon.stories.features import story_features
+from newsmon.stories.gazetteer import packaged_gazetteer
+
+# Serialises cluster assignment between concurrent runs on PostgreSQL (SQLite serialises writers
+# already): two runs storing copies of one story at once must not both start a new cluster.
+_CLUSTER_LOCK_KEY = 0x6E65_7773  # "news"
+
+
+@dataclass
+class StoreOutcome:
+    """What one store transaction did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    already_stored: int = 0
+    alerts: int = 0
+    stored_ids: tuple[int, ...] = ()
+    alert_ids: tuple[int, ...] = ()  # alerts raised (for events, sent once committed)
+    per_source: dict[str, StoreOutcome] = field(default_factory=dict)
+
+    def count(self, source: str, **increments: int) -> None:
+        """Add to the totals and to `source`'s own counts."""
+        row = self.per_source.setdefault(source, StoreOutcome())
+        for name, value in increments.items():
+            setattr(self, name, getattr(self, name) + value)
+            setattr(row, name, getattr(row, name) + value)
+
+
+def store_articles(
+    session: Session,
+    articles: Sequence[ReadyArticle],
+    *,
+    notify_urls: Mapping[str, Sequence[str]],
+    deliver_alerts: bool = True,
+    now: datetime,
+    near_duplicate_threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    story_alerts: Mapping[str, StoryUpdates | None] | None = None,
+) -> StoreOutcome:
+    """Insert articles with cluster, story, bands, topics and alerts (plus outbox rows), in the caller's transaction.
+
+    Articles are stored in the order given, and the first stored of a story heads its cluster:
+    the caller passes them earliest-published first (the store batch task sorts them, fetch time
+    when the date is unknown), so that within a batch the original of a syndicated story, not
+    whichever copy was fetched first, heads it. Across runs the earliest *stored* article heads
+    it: an original stored after its copy joins the copy's cluster (clusters are never re-rooted,
+    so alerts and exported cluster ids stay stable).
+
+    `notify_urls` maps each alert rule to its notify URLs as written in the config; each new alert
+    gets one pending delivery per URL unless `deliver_alerts` is false (backfills).
+    `story_alerts` names the rules alerting once per story (`once_per: story`), with their update
+    policy: their alerts are keyed by story id, and updates are raised as the story grows.
+    """
+    story_alerts = story_alerts or {}
+    outcome = StoreOutcome()
+    stored_ids: list[int] = []
+    alert_ids: list[int] = []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLUSTER_LOCK_KEY)))
+    for ready in articles:
+        draft, fp = ready.draft, ready.fingerprint
+        # Its copy cluster: the store reads the stored articles it may copy (a shared band key or
+        # the exact hash), the pure decision picks one (None: it starts a cluster). An empty
+        # fingerprint (no words) would "match" every other empty page by its hash: not looked up.
+        candidates = (
+            copy_candidates(session, fp.exact_hash, fp.band_keys) if fp.shingle_count else []
+        )
+        cluster = choose_cluster(fp, candidates, threshold=near_duplicate_threshold)
+        row = no_nul(
+            {
+                "url": draft.url,
+                "canonical_url": draft.canonical_url,
+                "final_url": draft.final_url,
+                "source": draft.source,
+                "title": draft.title,
+                "text": draft.text,
+                "published_at": draft.published_at,
+                "author": draft.author,
+                "language": draft.language,
+                "exact_hash": fp.exact_hash,
+                "signature": fp.signature,
+                "duplicate_of": cluster,
+                "fetched_at": draft.fetched_at,
+            }
+        )
+        connection = session.connection()
+        inserted = connection.execute(_article_upsert(tuple(row)), row).scalar_one_or_none()
+        # Stored now or before: either way the entry leaves the queue.
+        connection.execute(_dequeue_statement(), {"url": draft.url})
+        if inserted is None:
+            outcome.count(draft.source, already_stored=1)
+            continue
+        article_id = int(inserted)
+        stored_ids.append(article_id)
+        outcome.count(draft.source, stored=1, duplicates=int(cluster is not None))
+        if fp.band_keys:
+            # A cached statement: a 40-row VALUES statement built for each article took ~2 ms to
+            # compile, more than the rest of the insert (benchmarks/dedup_lookup.py, "store ms/art").
+            keys = list(dict.fromkeys(fp.band_keys))
+            dialect = session.get_bind().dialect.name
+            session.connection().execute(
+                _band_insert(dialect),
+                {"band_keys": keys, "article_id": article_id}
+                if dialect == "postgresql"
+                else [{"band_key": key, "article_id": article_id} for key in keys],
+            )
+        if ready.topics:
+            # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
+            connection.execute(
+                sa.insert(ArticleTopic.__table__),
+                [{"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics)],
+            )
+        cluster_id = cluster if cluster is not None else article_id
+        story = assign_story(
+            session,
+            article_id=article_id,
+            cluster_id=cluster,
+            features=ready.story
+            or story_features(
+                title=draft.title,
+                text=draft.text,
+                language=draft.language,
+                gazetteer=packaged_gazetteer(),
+            ),
+            seen_at=draft.published_at or draft.fetched_at,
+            now=now,
+        )
+        just_alerted = set()
+        for rule, terms in ready.alert_matches.items():
+            urls = notify_urls.get(rule, ()) if deliver_alerts else ()
+            key = story.story_id if rule in story_alerts else cluster_id
+            raised = raise_alert(session, rule, key, article_id, terms, urls, now)
+            if raised is not None:
+                just_alerted.add(rule)
+                outcome.count(draft.source, alerts=1)
+                alert_ids.append(raised)
+        if not story.new:
+            # A rule whose alert this very article raised has nothing to update yet.
+            policies = {r: p for r, p in story_alerts.items() if r not in just_alerted}
+            for raised in story_updates(session, story, article_id, draft, policies):
+                urls = notify_urls.get(raised[0], ()) if deliver_alerts else ()
+                update = raise_alert(
+                    session, raised[0], article_id, article_id, (), urls, now, raised[1]
+                )
+                if update is not None:
+                    outcome.count(draft.source, alerts=1)
+                    alert_ids.append(update)
+    outcome.stored_ids = tuple(stored_ids)
+    outcome.alert_ids = tuple(alert_ids)
+    return outcome
+
+
+@functools.cache
+def _article_upsert(columns: tuple[str, ...]) -> sa.TextualSelect:
+    """INSERT ... ON CONFLICT (canonical_url) DO NOTHING RETURNING id of these article columns,
+    one cached statement per column set (the row built in `store_articles` names them).
+
+    SQLAlchemy 2.0 compiles the dialects' ON CONFLICT constructs afresh on every execution (they
+    are not cacheable), which cost ~1 ms per article, a quarter of storing it. SQLite (3.35+) and
+    PostgreSQL accept the same upsert text; the bind parameters keep the columns' types, so
+    timestamps are written exactly as the ORM writes them.
+    """
+    table = Article.__table__
+    names = ", ".join(columns)
+    values = ", ".join(f":{name}" for name in columns)
+    return (
+        sa.text(
+            f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
+            "ON CONFLICT (canonical_url) DO NOTHING RETURNING id"
+        )
+        .bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in columns))
+        .columns(id=sa.Integer)
+    )
+
+
+@functools.cache
+def _dequeue_statement() -> sa.Delete:
+    table = QueuedEntry.__table__
+    return sa.delete(table).where(table.c.url == sa.bindparam("url"))
+
+
+@functools.cache
+def _band_insert(dialect: str) -> Any:
+    """Insert an article's band keys: one statement with an array on PostgreSQL, executemany on SQLite.
+
+    Plain INSERTs (the article was just inserted, its keys are distinct: nothing can conflict),
+    because SQLAlchemy 2.0 cannot cache the dialects' INSERT ... ON CONFLICT statements.
+    """
+    table = ArticleBand.__table__
+    if dialect == "postgresql":
+        keys = sa.bindparam("band_keys", type_=postgresql.ARRAY(sa.BigInteger))
+        rows = sa.select(sa.func.unnest(keys), sa.bindparam("article_id", type_=sa.Integer))
+        return sa.insert(table).from_select(["band_key", "article_id"], rows)
+    return sa.insert(table)
