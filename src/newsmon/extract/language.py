@@ -41,7 +41,9 @@ _TO_ISO_639_1 = {
 }  # fmt: skip
 # Enough letters for the text to outweigh a label (a headline alone is not).
 MIN_TEXT_LETTERS = 40
-SAMPLE_CHARS = 2000  # enough text for a confident guess, cheap to classify (~1 ms)
+# Enough text for a confident guess: on the 575 dev-set pages with text, 700 characters already
+# give the language 2,000 gave, and classifying costs in proportion (~0.6 ms at 1,000).
+SAMPLE_CHARS = 1000
 # Below this probability the classifier is hesitating, and a label of the same script decides.
 CONFIDENT = 0.9
 # Languages so close in writing that a classifier's choice between them is no evidence against a

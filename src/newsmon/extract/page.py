@@ -80,7 +80,6 @@ def extract_page(
     kind = page_kind(tree)  # read before promos are dropped: teaser lists are made of links
     if kind.is_index:
         raise ExtractionError(f"no article text found: {kind.reason()}")
-    promos = promo_texts(tree)
     with warnings.catch_warnings():
         # lxml's element truth-testing FutureWarning from inside trafilatura: not actionable here.
         warnings.simplefilter("ignore", FutureWarning)
@@ -109,7 +108,9 @@ def extract_page(
     if words < MIN_ARTICLE_WORDS:
         raise ExtractionError(f"no article text found: only {words} words outside the clutter")
     title = _clean(title)
-    text = _strip_leading_title(drop_promo_lines(body, promos), title)
+    # Promos are read on the page (where their links are) for the lines of this text alone;
+    # trafilatura worked on a copy of the tree, which is as it was parsed.
+    text = _strip_leading_title(drop_promo_lines(body, promo_texts(tree, body)), title)
     return Extracted(
         title=title,
         text=text,

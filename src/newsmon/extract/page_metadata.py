@@ -11,9 +11,11 @@ in its order, so a page whose feed gives nothing gets exactly what `extract_meta
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import lxml.etree
 from lxml.html import HtmlElement
 
 
@@ -55,7 +57,7 @@ def read_metadata(
     if not document.title:
         document.title = extract_title(tree)
     if not document.author and find_author:
-        document.author = extract_author(tree)
+        document.author = _byline(tree, extract_author)
     if not document.url:
         document.url = extract_url(tree, url)
     if find_date:
@@ -66,3 +68,36 @@ def read_metadata(
     return PageMetadata(
         title=document.title, author=document.author, url=document.url, date=document.date
     )
+
+
+# Where trafilatura's byline XPaths (AUTHOR_XPATHS, trafilatura 2.x) look: these attributes, and
+# <author> or <rel> elements. Each of their conditions on an attribute means that the attribute
+# contains one of these strings, so a page none of whose such attributes contains one of them has
+# nothing they select. Read in one pass in C, where their regular expressions run per element.
+_BYLINE_ATTRIBUTES = lxml.etree.XPath(
+    "//@class|//@id|//@rel|//@itemprop|//@data-testid|//@data-component", smart_strings=False
+)
+_BYLINE_HINT = re.compile(
+    "uthor|Byline|byl|BBL|yline|username|screenname|writer|channel-name|zuozhe|bianji|xiaobian"
+    "|submitted-by|posted-by|journalist-name"
+)
+
+
+def _may_have_byline(tree: HtmlElement) -> bool:
+    if next(tree.iter("author", "rel"), None) is not None:
+        return True
+    return _BYLINE_HINT.search("\n".join(_BYLINE_ATTRIBUTES(tree))) is not None
+
+
+def _byline(tree: HtmlElement, extract_author: Any) -> str | None:
+    """trafilatura's byline search, skipped where it cannot find anything.
+
+    It copies the whole tree, prunes comments, dates and figures from the copy, and tries its
+    byline XPaths on it: ~6 ms on a 66 KB page, most of it their regular expressions, tested on
+    every element. An element none of them selects on the page is not on the copy either, so a
+    page where `_may_have_byline` finds no hint of one (most pages that declare no author) has no byline.
+    """
+    if not _may_have_byline(tree):
+        return None
+    author: str | None = extract_author(tree)
+    return author

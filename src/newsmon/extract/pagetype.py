@@ -77,14 +77,21 @@ class PageKind:
 
 
 def page_kind(tree: HtmlElement) -> PageKind:
-    """Read a parsed page's declared types and its teaser layout (the tree is not changed)."""
+    """Read a parsed page's declared types and, where they make it matter, its teaser layout
+    (`teaser_headlines` is 0 when the declarations alone make the page an article); the tree is
+    not changed."""
     og_types = tuple(
         " ".join(str(value).split()).lower()
         for value in tree.xpath('//meta[@property="og:type"]/@content')
     )
+    declared = PageKind(
+        og_types=og_types, jsonld_types=tuple(_jsonld_types(tree)), teaser_headlines=0
+    )
+    if declared.declares_article or declared.declared_index_type is None:
+        return declared  # an article whatever its layout: the teasers are not counted
     return PageKind(
         og_types=og_types,
-        jsonld_types=tuple(_jsonld_types(tree)),
+        jsonld_types=declared.jsonld_types,
         teaser_headlines=_teaser_headlines(tree),
     )
 

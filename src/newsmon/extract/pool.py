@@ -22,7 +22,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -139,7 +139,12 @@ class PageExtractor:
     def extract(
         self, pages: Sequence[Page], language_hints: dict[str, str | None] | None = None
     ) -> list[tuple[Page, Extracted | PageFailure]]:
-        """Each page with its Extracted, or a PageFailure saying why extraction failed."""
+        """Each page with its Extracted, or a PageFailure saying why extraction failed.
+
+        The pages come back without their HTML (`html=""`): extraction was its last use, and a
+        batch waiting to be stored would otherwise hold every page's HTML (~100 KB each) in the
+        caller's process.
+        """
         hints = language_hints or {}
         jobs: list[Job] = [
             (
@@ -154,6 +159,7 @@ class PageExtractor:
         results = self.extract_jobs(jobs)
         outcome: list[tuple[Page, Extracted | PageFailure]] = []
         for page, result in zip(pages, results, strict=True):
+            page = replace(page, html="")
             if isinstance(result, str):
                 outcome.append((page, PageFailure(entry=page.entry, stage="extract", error=result)))
             else:

@@ -54,26 +54,62 @@ _WORD = re.compile(r"\w+")
 _MAX_PROMOS = 2000  # bounded: a page of links must not make this list huge
 
 
-def promo_texts(tree: HtmlElement) -> frozenset[str]:
+def promo_texts(tree: HtmlElement, text: str | None = None) -> frozenset[str]:
     """The text (whitespace squashed) of every promo block on the page; the tree is not changed.
 
     Promos are found on the page, where links are visible, and removed from the extracted text
     line by line: removing them from the page before extraction instead changed what trafilatura
     chose as the article on table-layout pages (one dev-set page fell from F1 0.95 to 0.59).
+
+    Only the blocks around a link to another page are judged, from the link up to the first block
+    of more than MAX_PROMO_WORDS words (its ancestors have more still): a promo line or box holds
+    such a link, and a labelled block without one ("Related stories" over a box) is a short line
+    opening with a label, which drop_promo_lines drops by its label alone. Given the extracted
+    `text`, only the links whose text is in one of its short lines are followed: only a short
+    line can be a promo, and a promo line holds its links' text. (Judging every block of a 66 KB
+    page, menus and footers included, was a third of what newsmon adds to trafilatura's own
+    extraction time.)
     """
-    counts = _word_counts(tree)
+    short_lines = None if text is None else _short_lines(text)
+    if short_lines == []:
+        return frozenset()  # no line of the text is short enough to be a promo
+    counts: dict[Any, _Counts] = {}
+    judged: set[Any] = set()
     found: set[str] = set()
-    for element in tree.iter(*_BLOCKS):
+    for link in tree.iter("a"):
         if len(found) >= _MAX_PROMOS:
             break
-        verdict = _promo_kind(element, counts[element])
-        if verdict == "line":
-            found.add(_squash(element.text_content()))
-        elif verdict == "box":
-            found.update(_squash(e.text_content()) for e in element.iter(*_BLOCKS))
-            found.add(_squash(element.text or ""))
+        if not _links_away(link):
+            continue
+        if short_lines is not None:
+            link_text = _squash(link.text_content() if len(link) else link.text or "")
+            if not any(link_text in line for line in short_lines):
+                continue
+        for element in link.iterancestors(*_BLOCKS):
+            if element in judged:
+                break  # judged from an earlier link, with the blocks above it
+            judged.add(element)
+            inside = _counts_of(element, counts)
+            if inside.words > MAX_PROMO_WORDS:
+                break
+            verdict = _promo_kind(element, inside)
+            if verdict == "line":
+                found.add(_squash(element.text_content()))
+            elif verdict == "box":
+                found.update(_squash(e.text_content()) for e in element.iter(*_BLOCKS))
+                found.add(_squash(element.text or ""))
     found.discard("")
     return frozenset(found)
+
+
+def _short_lines(text: str) -> list[str]:
+    """The lines of an extracted text that are short enough to be promos, as promos are keyed."""
+    lines = (_line_key(line) for line in text.split("\n"))
+    return [line for line in lines if line and len(_WORD.findall(line)) <= MAX_PROMO_WORDS]
+
+
+def _line_key(line: str) -> str:
+    return _squash(line.strip().lstrip("-*•·").strip())
 
 
 def drop_promo_lines(text: str, promos: frozenset[str] = frozenset()) -> str:
@@ -81,7 +117,7 @@ def drop_promo_lines(text: str, promos: frozenset[str] = frozenset()) -> str:
     line opening with a promo label (a promo whose link the page did not mark)."""
     kept = []
     for line in text.split("\n"):
-        key = _squash(line.strip().lstrip("-*•·").strip())
+        key = _line_key(line)
         if key in promos:
             continue
         if _LABEL.match(key) and len(_WORD.findall(key)) <= MAX_PROMO_WORDS:
@@ -96,26 +132,37 @@ class _Counts(NamedTuple):
     has_blocks: bool  # a block element inside (a container, not a line)
 
 
-def _word_counts(tree: HtmlElement) -> dict[Any, _Counts]:
-    """Words, linked words and block children of every element, in one pass from the leaves up
-    (text_content() on every block would read nested containers again and again)."""
-    counts: dict[Any, _Counts] = {}
-    for element in reversed(list(tree.iter())):
+def _counts_of(top: HtmlElement, counts: dict[Any, _Counts]) -> _Counts:
+    """Words, linked words and block children of `top`, from the leaves up, kept in `counts` for
+    every element below it (a subtree counted for one block is not counted again for its parent).
+    Without recursion: a page may nest elements thousands deep."""
+    stack: list[tuple[Any, bool]] = [(top, False)]
+    while stack:
+        element, expanded = stack.pop()
+        if element in counts:
+            continue
         if not isinstance(element.tag, str) or element.tag in ("script", "style"):
             counts[element] = _Counts(0, 0, False)
-            continue
-        words = _count(element.text)
-        linked = 0
-        has_blocks = False
-        for child in element:
-            inner = counts[child]
-            words += inner.words + _count(child.tail)
-            linked += inner.linked
-            has_blocks = has_blocks or inner.has_blocks or child.tag in _BLOCK_CHILDREN
-        if element.tag == "a" and _links_away(element):
-            linked = words
-        counts[element] = _Counts(words, linked, has_blocks)
-    return counts
+        elif not expanded:
+            stack.append((element, True))
+            stack.extend((child, False) for child in element if child not in counts)
+        else:
+            counts[element] = _own_counts(element, counts)
+    return counts[top]
+
+
+def _own_counts(element: HtmlElement, counts: dict[Any, _Counts]) -> _Counts:
+    words = _count(element.text)
+    linked = 0
+    has_blocks = False
+    for child in element:
+        inner = counts[child]
+        words += inner.words + _count(child.tail)
+        linked += inner.linked
+        has_blocks = has_blocks or inner.has_blocks or child.tag in _BLOCK_CHILDREN
+    if element.tag == "a" and _links_away(element):
+        linked = words
+    return _Counts(words, linked, has_blocks)
 
 
 def _promo_kind(element: HtmlElement, counts: _Counts) -> str | None:
