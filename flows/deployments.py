@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -26,6 +25,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
+from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_logger
 from prefect.runner import Runner
 from prefect.schedules import Cron
@@ -33,9 +33,6 @@ from prefect.states import Cancelled, Cancelling
 from prefect.types.entrypoint import EntrypointType
 
 from newsmon import __version__
-
-if TYPE_CHECKING:
-    from prefect.deployments.runner import RunnerDeployment
 
 INGEST_CRON = "*/15 * * * *"
 TAGS = ["newsmon"]
@@ -72,7 +69,7 @@ def newsmon_deployments(
     from newsmon.flows.ingest import ingest
 
     names = [source.name for source in load_config(config_dir).sources]
-    deployments = [
+    built = [
         ingest.to_deployment(
             name="ingest",
             schedule=Cron(ingest_cron, timezone="UTC"),
@@ -89,10 +86,15 @@ def newsmon_deployments(
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
     ]
-    for deployment, flow in zip(deployments, ("ingest", "backfill"), strict=True):
+    deployments: list[RunnerDeployment] = []
+    for deployment, flow in zip(built, ("ingest", "backfill"), strict=True):
+        # `to_deployment` gives a coroutine only when called from async code (its type has both).
+        if not isinstance(deployment, RunnerDeployment):
+            raise TypeError(f"{flow}.to_deployment() gave {deployment!r}, not a deployment")
         # Prefect keeps the derived schema in a private attribute and offers no hook to shape it.
         derived = deployment._parameter_openapi_schema.model_dump()
         deployment._parameter_openapi_schema = ParameterSchema(**form_schema(derived, flow, names))
+        deployments.append(deployment)
     return deployments
 
 

@@ -146,6 +146,7 @@ def run_pages(
             as_is(outcome.fetch_failures),
             label=outcome.label,
             deliver_alerts=deliver,
+            return_state=False,  # the default, named: Prefect types `wait_for` only beside it
             # After the previous store, whether or not it succeeded (one batch's failure must not
             # fail every batch after it).
             wait_for=[allow_failure(storing[-1][1])] if storing else None,
@@ -154,6 +155,7 @@ def run_pages(
             delivering = deliver_pending_alerts.submit(
                 settings,
                 as_is(config),
+                return_state=False,  # the default, named: Prefect types `wait_for` only beside it
                 wait_for=[allow_failure(store)]
                 + ([allow_failure(delivering)] if delivering is not None else []),
             )

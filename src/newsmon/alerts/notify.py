@@ -137,6 +137,7 @@ def deliver_pending(
     # reported once, with the alerts it held up.
     failed: dict[str, tuple[str, datetime]] = {}
     held_up: dict[str, list[tuple[str, int]]] = {}
+    error: str | None  # why this message's channel failed (None: sent)
     for message in plan.send:
         policy = policies[message.rule]
         ids = [item.delivery_id for item in message.items]

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.alerts.messages import Excerpt
 from newsmon.alerts.pacing import DeliveryPolicy
@@ -188,7 +189,7 @@ def _known_sources(engine: Callable[[], Engine], config: Config | None) -> set[s
 
     known = {s.name for s in config.sources} if config is not None else set()
     with Session(engine()) as session:
-        known.update(session.scalars(sa.select(Article.source).distinct()))
+        known.update(session.scalars(sa.select(col(Article.source)).distinct()))
     return known
 
 

@@ -58,7 +58,7 @@ def host_limits(settings: Settings, sources: Iterable[SourceConfig]) -> dict[str
             continue
         key = host_key(source.url)
         current = limits.get(key)
-        rps = source.max_rps or default.rps
+        rps = source.max_rps or settings.host_rps
         connections = source.max_connections or default.max_connections
         if current is not None:
             rps = min(rps, current.rps or rps)

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -46,8 +47,9 @@ class RobotsRefusal(FetchError):
     def __reduce__(self) -> tuple[type[RobotsRefusal], tuple[str, str], dict[str, bool]]:
         return (type(self), (self.url, self.detail), {"permanent": self.permanent})
 
-    def __setstate__(self, state: dict[str, bool]) -> None:
-        self.permanent = state["permanent"]
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        if state is not None:  # always a dict from `__reduce__`: None is BaseException's signature
+            self.permanent = state["permanent"]
 
 
 @dataclass(frozen=True)

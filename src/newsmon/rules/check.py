@@ -13,7 +13,7 @@ import functools
 import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import yaml
 from newsmon.alerts.channels import references
 from newsmon.alerts.redaction import redact_url
 from newsmon.config.loading import ConfigError, load_config
-from newsmon.config.models import Config
+from newsmon.config.models import AlertConfig, Config, TopicConfig
 from newsmon.rules.query import QuerySyntaxError, parse_query
 from newsmon.textnorm import normalize
 
@@ -65,10 +65,11 @@ def check_config(directory: Path, *, environ: Mapping[str, str] | None = None) -
     report = CheckReport(config=config)
     topics = {t.name for t in config.topics}
     sources = {s.name for s in config.sources}
-    for filename, key, entries in (
+    named: tuple[tuple[str, str, Sequence[TopicConfig | AlertConfig]], ...] = (
         ("topics.yaml", "topics", config.topics),
         ("alerts.yaml", "alerts", config.alerts),
-    ):
+    )
+    for filename, key, entries in named:
         for index, entry in enumerate(entries):
             where = f"{directory / filename}: {key}[{index}] ({entry.name})"
             for warning in query_warnings(entry.query, topics=topics, sources=sources):

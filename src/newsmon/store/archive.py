@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.store.clusters import list_clusters, story_clusters
 from newsmon.store.dialect import iso
@@ -59,23 +60,23 @@ def iter_archive(
 ) -> Iterator[ArchivedArticle]:
     """Stored articles published (or, undated, fetched) in [since, until), in id order, in batches."""
     columns = (
-        Article.id,
-        Article.source,
-        Article.title,
-        Article.text,
-        Article.url,
-        Article.language,
-        Article.published_at,
-        Article.fetched_at,
-        Article.duplicate_of,
+        col(Article.id),
+        col(Article.source),
+        col(Article.title),
+        col(Article.text),
+        col(Article.url),
+        col(Article.language),
+        col(Article.published_at),
+        col(Article.fetched_at),
+        col(Article.duplicate_of),
     )
     conditions = _archive_filter(since, until, sources)
     last_id = 0
     while True:
         rows = session.execute(
             sa.select(*columns)
-            .where(Article.id > last_id, *conditions)
-            .order_by(Article.id)
+            .where(col(Article.id) > last_id, *conditions)
+            .order_by(col(Article.id))
             .limit(batch)
         ).all()
         if not rows:
@@ -83,8 +84,8 @@ def iter_archive(
         topics: dict[int, list[str]] = {}
         if with_topics:
             for article_id, topic in session.execute(
-                sa.select(ArticleTopic.article_id, ArticleTopic.topic).where(
-                    ArticleTopic.article_id.in_([row.id for row in rows])
+                sa.select(col(ArticleTopic.article_id), col(ArticleTopic.topic)).where(
+                    col(ArticleTopic.article_id).in_([row.id for row in rows])
                 )
             ):
                 topics.setdefault(article_id, []).append(topic)
@@ -114,7 +115,7 @@ def _archive_filter(
     if until is not None:
         conditions.append(when < until)
     if sources:
-        conditions.append(Article.source.in_(list(sources)))
+        conditions.append(col(Article.source).in_(list(sources)))
     return conditions
 
 
@@ -123,16 +124,19 @@ def iter_articles(session: Session, *, batch: int = 500) -> Iterator[dict[str, A
     last_id = 0
     while True:
         rows = session.scalars(
-            sa.select(Article).where(Article.id > last_id).order_by(Article.id).limit(batch)
+            sa.select(Article)
+            .where(col(Article.id) > last_id)
+            .order_by(col(Article.id))
+            .limit(batch)
         ).all()
         if not rows:
             return
         ids = [row.id for row in rows]
         topics: dict[int, list[str]] = {}
         for article_id, topic in session.execute(
-            sa.select(ArticleTopic.article_id, ArticleTopic.topic)
-            .where(ArticleTopic.article_id.in_(ids))
-            .order_by(ArticleTopic.article_id, ArticleTopic.topic)
+            sa.select(col(ArticleTopic.article_id), col(ArticleTopic.topic))
+            .where(col(ArticleTopic.article_id).in_(ids))
+            .order_by(col(ArticleTopic.article_id), col(ArticleTopic.topic))
         ):
             topics.setdefault(article_id, []).append(topic)
         clusters = story_clusters(session, {row.duplicate_of or row.id or 0 for row in rows})
@@ -163,9 +167,9 @@ def iter_articles(session: Session, *, batch: int = 500) -> Iterator[dict[str, A
 def iter_alerts(session: Session) -> Iterator[dict[str, Any]]:
     """Every alert as an export record, in id order."""
     rows = session.execute(
-        sa.select(Alert, Article.url, Article.title)
-        .join(Article, Article.id == Alert.article_id)
-        .order_by(Alert.id)
+        sa.select(Alert, col(Article.url), col(Article.title))
+        .join(Article, col(Article.id) == col(Alert.article_id))
+        .order_by(col(Alert.id))
     )
     for alert, url, title in rows:
         yield {

@@ -23,7 +23,7 @@ from newsmon.config.models import StoryUpdates
 from newsmon.rules.prepare import ReadyArticle
 from newsmon.store.clusters import copy_candidates
 from newsmon.store.dialect import no_nul
-from newsmon.store.models import Article, ArticleBand, ArticleTopic, QueuedEntry
+from newsmon.store.models import Article, ArticleBand, ArticleTopic, QueuedEntry, table_of
 from newsmon.store.outbox import raise_alert
 from newsmon.store.stories import assign_story, story_updates
 from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, choose_cluster
@@ -135,7 +135,7 @@ def store_articles(
         if ready.topics:
             # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
             connection.execute(
-                sa.insert(ArticleTopic.__table__),
+                sa.insert(table_of(ArticleTopic)),
                 [{"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics)],
             )
         cluster_id = cluster if cluster is not None else article_id
@@ -165,10 +165,12 @@ def store_articles(
         if not story.new:
             # A rule whose alert this very article raised has nothing to update yet.
             policies = {r: p for r, p in story_alerts.items() if r not in just_alerted}
-            for raised in story_updates(session, story, article_id, draft, policies):
-                urls = notify_urls.get(raised[0], ()) if deliver_alerts else ()
+            for updated_rule, story_update in story_updates(
+                session, story, article_id, draft, policies
+            ):
+                urls = notify_urls.get(updated_rule, ()) if deliver_alerts else ()
                 update = raise_alert(
-                    session, raised[0], article_id, article_id, (), urls, now, raised[1]
+                    session, updated_rule, article_id, article_id, (), urls, now, story_update
                 )
                 if update is not None:
                     outcome.count(draft.source, alerts=1)
@@ -188,7 +190,7 @@ def _article_upsert(columns: tuple[str, ...]) -> sa.TextualSelect:
     PostgreSQL accept the same upsert text; the bind parameters keep the columns' types, so
     timestamps are written exactly as the ORM writes them.
     """
-    table = Article.__table__
+    table = table_of(Article)
     names = ", ".join(columns)
     values = ", ".join(f":{name}" for name in columns)
     return (
@@ -203,7 +205,7 @@ def _article_upsert(columns: tuple[str, ...]) -> sa.TextualSelect:
 
 @functools.cache
 def _dequeue_statement() -> sa.Delete:
-    table = QueuedEntry.__table__
+    table = table_of(QueuedEntry)
     return sa.delete(table).where(table.c.url == sa.bindparam("url"))
 
 
@@ -214,7 +216,7 @@ def _band_insert(dialect: str) -> Any:
     Plain INSERTs (the article was just inserted, its keys are distinct: nothing can conflict),
     because SQLAlchemy 2.0 cannot cache the dialects' INSERT ... ON CONFLICT statements.
     """
-    table = ArticleBand.__table__
+    table = table_of(ArticleBand)
     if dialect == "postgresql":
         keys = sa.bindparam("band_keys", type_=postgresql.ARRAY(sa.BigInteger))
         rows = sa.select(sa.func.unnest(keys), sa.bindparam("article_id", type_=sa.Integer))

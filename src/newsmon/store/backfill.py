@@ -11,28 +11,42 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from newsmon.backfill.plan import Retag, StoredArticle, Unit
+from newsmon.backfill.plan import Retag, StoredArticle, Unit, UnitKind
 from newsmon.store.dialect import chunks, insert
 from newsmon.store.models import Article, ArticleTopic, BackfillProgress, UTCDateTime
 from newsmon.store.outbox import raise_alert
+
+_UNIT_KINDS: frozenset[str] = frozenset(get_args(UnitKind))
+
+
+def _is_unit_kind(value: str) -> TypeGuard[UnitKind]:
+    return value in _UNIT_KINDS
+
+
+def _unit_kind(value: str) -> UnitKind:
+    """A stored unit's kind: the column is free text, `Unit.kind` one of the `UnitKind`s."""
+    if _is_unit_kind(value):
+        return value
+    raise ValueError(f"unknown backfill unit kind {value!r}")
 
 
 def backfill_units(session: Session, backfill: str) -> list[Unit]:
     """Every unit recorded for a backfill, in the order they were discovered."""
     rows = session.scalars(
         sa.select(BackfillProgress)
-        .where(BackfillProgress.backfill == backfill)
-        .order_by(BackfillProgress.id)
+        .where(col(BackfillProgress.backfill) == backfill)
+        .order_by(col(BackfillProgress.id))
     )
     return [
         Unit(
             name=row.unit,
-            kind=row.kind,
+            kind=_unit_kind(row.kind),
             done=row.done,
             cursor=row.cursor,
             detail=dict(row.detail or {}),
@@ -91,7 +105,7 @@ def _in_window(start: datetime, end: datetime, sources: Sequence[str] | None) ->
     when = sa.func.coalesce(Article.published_at, Article.fetched_at, type_=UTCDateTime())
     conditions: list[Any] = [when >= start, when < end]
     if sources is not None:
-        conditions.append(Article.source.in_(list(sources)))
+        conditions.append(col(Article.source).in_(list(sources)))
     return conditions
 
 
@@ -109,7 +123,7 @@ def count_articles_in_window(
     """
     count, highest = session.execute(
         sa.select(sa.func.count(), sa.func.max(Article.id)).where(
-            Article.id > after_id, *_in_window(start, end, sources)
+            col(Article.id) > after_id, *_in_window(start, end, sources)
         )
     ).one()
     return int(count or 0), int(highest or 0)
@@ -128,15 +142,19 @@ def articles_in_window(
     """The next `limit` articles of the window with ids in (after_id, through_id], in id order."""
     rows = session.scalars(
         sa.select(Article)
-        .where(Article.id > after_id, Article.id <= through_id, *_in_window(start, end, sources))
-        .order_by(Article.id)
+        .where(
+            col(Article.id) > after_id,
+            col(Article.id) <= through_id,
+            *_in_window(start, end, sources),
+        )
+        .order_by(col(Article.id))
         .limit(limit)
     ).all()
     ids = [row.id for row in rows]
     topics: dict[int, list[str]] = {}
     for article_id, topic in session.execute(
-        sa.select(ArticleTopic.article_id, ArticleTopic.topic)
-        .where(ArticleTopic.article_id.in_(ids))
+        sa.select(col(ArticleTopic.article_id), col(ArticleTopic.topic))
+        .where(col(ArticleTopic.article_id).in_(ids))
         .order_by(ArticleTopic.topic)
     ):
         topics.setdefault(article_id, []).append(topic)
@@ -190,8 +208,8 @@ def apply_retags(
         if item.removed:
             session.execute(
                 sa.delete(ArticleTopic).where(
-                    ArticleTopic.article_id == article.id,
-                    ArticleTopic.topic.in_(sorted(item.removed)),
+                    col(ArticleTopic.article_id) == article.id,
+                    col(ArticleTopic.topic).in_(sorted(item.removed)),
                 )
             )
         if item.added:
@@ -209,7 +227,9 @@ def apply_retags(
             key = article.cluster_id
             if rule in story_rules:  # an article stored before stories has none: its cluster
                 key = (
-                    session.scalar(sa.select(Article.story_id).where(Article.id == article.id))
+                    session.scalar(
+                        sa.select(col(Article.story_id)).where(col(Article.id) == article.id)
+                    )
                     or key
                 )
             alert_id = raise_alert(session, rule, key, article.id, terms, urls, now)

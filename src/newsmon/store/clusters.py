@@ -20,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.store.dialect import as_utc, chunks
-from newsmon.store.models import Article, ArticleBand
+from newsmon.store.models import Article, ArticleBand, table_of
 from newsmon.stories.copies import Candidate
 
 
@@ -37,7 +38,7 @@ def candidate_statement(dialect: str) -> sa.Select[Any]:
     one array parameter (`band_key = ANY(:band_keys)`), answered by an index-only scan of
     article_band's primary key (band_key, article_id).
     """
-    article, band = Article.__table__, ArticleBand.__table__
+    article, band = table_of(Article), table_of(ArticleBand)
     if dialect == "postgresql":
         keys = sa.bindparam("band_keys", type_=postgresql.ARRAY(sa.BigInteger))
         band_match = band.c.band_key == sa.any_(keys)
@@ -90,8 +91,8 @@ def story_clusters(session: Session, cluster_ids: Iterable[int]) -> dict[int, St
         roots = {
             row.id: row
             for row in session.execute(
-                sa.select(Article.id, Article.title, Article.url).where(
-                    Article.id.in_(chunk), Article.duplicate_of.is_(None)
+                sa.select(col(Article.id), col(Article.title), col(Article.url)).where(
+                    col(Article.id).in_(chunk), col(Article.duplicate_of).is_(None)
                 )
             )
         }
@@ -100,9 +101,15 @@ def story_clusters(session: Session, cluster_ids: Iterable[int]) -> dict[int, St
         parts: dict[int, list[tuple[str, int, datetime, datetime]]] = {}
         for cluster_id, source, count, first, last in session.execute(
             sa.select(
-                cluster_of, Article.source, sa.func.count(), sa.func.min(seen), sa.func.max(seen)
+                cluster_of,
+                col(Article.source),
+                sa.func.count(),
+                sa.func.min(seen),
+                sa.func.max(seen),
             )
-            .where(sa.or_(Article.id.in_(list(roots)), Article.duplicate_of.in_(list(roots))))
+            .where(
+                sa.or_(col(Article.id).in_(list(roots)), col(Article.duplicate_of).in_(list(roots)))
+            )
             .group_by(cluster_of, Article.source)
             .order_by(cluster_of, sa.func.min(Article.id))
         ):
@@ -138,8 +145,8 @@ def list_clusters(
     cluster_of = sa.func.coalesce(Article.duplicate_of, Article.id)
     if since is not None:
         recent = sa.or_(
-            Article.published_at >= since,
-            sa.and_(Article.published_at.is_(None), Article.fetched_at >= since),
+            col(Article.published_at) >= since,
+            sa.and_(col(Article.published_at).is_(None), col(Article.fetched_at) >= since),
         )
         ids = list(session.scalars(sa.select(cluster_of).where(recent).distinct()))
     else:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.store.dialect import insert
 from newsmon.store.models import Lease
@@ -28,7 +29,10 @@ def acquire_lease(
     )
     taken = session.execute(
         sa.update(Lease)
-        .where(Lease.name == name, sa.or_(Lease.expires_at <= now, Lease.holder == holder))
+        .where(
+            col(Lease.name) == name,
+            sa.or_(col(Lease.expires_at) <= now, col(Lease.holder) == holder),
+        )
         .values(holder=holder, expires_at=expires)
     )
     return bool(taken.rowcount)  # type: ignore[attr-defined]
@@ -38,6 +42,6 @@ def release_lease(session: Session, name: str, holder: str, *, now: datetime) ->
     """Give lease `name` back, if `holder` still holds it (after expiry another may)."""
     session.execute(
         sa.update(Lease)
-        .where(Lease.name == name, Lease.holder == holder)
+        .where(col(Lease.name) == name, col(Lease.holder) == holder)
         .values(holder="", expires_at=now)
     )

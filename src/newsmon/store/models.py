@@ -270,3 +270,10 @@ class StoryKey(SQLModel, table=True):
     article_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("article.id"), primary_key=True)
     )
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core `Table` of a table model, for statements written against its columns (`.c`)."""
+    # SQLModel sets `__table__` on every `table=True` class but does not declare it.
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table

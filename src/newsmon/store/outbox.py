@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.alerts.pacing import ChannelHistory
 from newsmon.alerts.redaction import redact_url
@@ -115,19 +116,22 @@ def pending_deliveries(
     `channels` (channel keys) leaves out deliveries to URLs no longer configured, so that they
     cannot crowd out the rest within `limit`.
     """
-    conditions = [AlertDelivery.delivered_at.is_(None)]
+    conditions: list[sa.ColumnElement[bool]] = [col(AlertDelivery.delivered_at).is_(None)]
     if channels is not None:
-        conditions.append(AlertDelivery.channel.in_(list(channels)))
+        conditions.append(col(AlertDelivery.channel).in_(list(channels)))
     if due_only:
         conditions.append(
-            sa.or_(AlertDelivery.next_attempt_at.is_(None), AlertDelivery.next_attempt_at <= now)
+            sa.or_(
+                col(AlertDelivery.next_attempt_at).is_(None),
+                col(AlertDelivery.next_attempt_at) <= now,
+            )
         )
     rows = session.execute(
         sa.select(AlertDelivery, Alert, Article)
-        .join(Alert, Alert.id == AlertDelivery.alert_id)
-        .join(Article, Article.id == Alert.article_id)
+        .join(Alert, col(Alert.id) == col(AlertDelivery.alert_id))
+        .join(Article, col(Article.id) == col(Alert.article_id))
         .where(*conditions)
-        .order_by(AlertDelivery.id)
+        .order_by(col(AlertDelivery.id))
         .limit(limit)
     ).all()
     # Read now, not when the alert was raised: copies stored since count ("on 3 outlets").
@@ -185,7 +189,7 @@ def record_delivery(
     undelivered = session.scalar(
         sa.select(sa.func.count())
         .select_from(AlertDelivery)
-        .where(AlertDelivery.alert_id == alert.id, AlertDelivery.delivered_at.is_(None))
+        .where(col(AlertDelivery.alert_id) == alert.id, col(AlertDelivery.delivered_at).is_(None))
     )
     if ok and not undelivered:
         alert.delivered_at = now
@@ -222,7 +226,7 @@ def defer_deliveries(
     for chunk in chunks(list(delivery_ids)):
         session.execute(
             sa.update(AlertDelivery)
-            .where(AlertDelivery.id.in_(chunk), AlertDelivery.delivered_at.is_(None))
+            .where(col(AlertDelivery.id).in_(chunk), col(AlertDelivery.delivered_at).is_(None))
             .values(last_error=error[:2000], next_attempt_at=retry_at)
         )
 
@@ -232,15 +236,17 @@ def message_history(session: Session, *, now: datetime) -> dict[tuple[str, str],
     history: dict[tuple[str, str], ChannelHistory] = {}
     for rule, channel, last in session.execute(
         sa.select(
-            AlertMessage.rule, AlertMessage.channel, sa.func.max(AlertMessage.sent_at)
-        ).group_by(AlertMessage.rule, AlertMessage.channel)
+            col(AlertMessage.rule),
+            col(AlertMessage.channel),
+            sa.func.max(col(AlertMessage.sent_at)),
+        ).group_by(col(AlertMessage.rule), col(AlertMessage.channel))
     ):
         history[(rule, channel)] = ChannelHistory(last_sent=None if last is None else as_utc(last))
     recent: dict[tuple[str, str], list[datetime]] = {}
     for rule, channel, sent_at in session.execute(
-        sa.select(AlertMessage.rule, AlertMessage.channel, AlertMessage.sent_at).where(
-            AlertMessage.sent_at > now - timedelta(hours=1)
-        )
+        sa.select(
+            col(AlertMessage.rule), col(AlertMessage.channel), col(AlertMessage.sent_at)
+        ).where(col(AlertMessage.sent_at) > now - timedelta(hours=1))
     ):
         recent.setdefault((rule, channel), []).append(sent_at)
     for key, times in recent.items():
@@ -271,9 +277,9 @@ def raised_alerts(session: Session, alert_ids: Sequence[int]) -> list[RaisedAler
     for chunk in chunks(list(alert_ids)):
         for alert, article in session.execute(
             sa.select(Alert, Article)
-            .join(Article, Article.id == Alert.article_id)
-            .where(Alert.id.in_(chunk))
-            .order_by(Alert.id)
+            .join(Article, col(Article.id) == col(Alert.article_id))
+            .where(col(Alert.id).in_(chunk))
+            .order_by(col(Alert.id))
         ):
             found.append(
                 RaisedAlert(

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.records import FeedEntry
 from newsmon.store.dialect import chunks, insert
@@ -87,14 +88,16 @@ def claim_pages(
     In the caller's transaction. On PostgreSQL a second run's insert of the same names waits for
     the first run's transaction and then finds them taken; SQLite runs one writer at a time.
     """
-    session.execute(sa.delete(Lease).where(Lease.name.like(_PREFIX + "%"), Lease.expires_at <= now))
+    session.execute(
+        sa.delete(Lease).where(col(Lease.name).like(_PREFIX + "%"), col(Lease.expires_at) <= now)
+    )
     holders = session.scalars(
-        sa.select(Lease.holder).where(Lease.name.like(_PREFIX + "%")).distinct()
+        sa.select(col(Lease.holder)).where(col(Lease.name).like(_PREFIX + "%")).distinct()
     ).all()
     gone = [h for h in holders if h != holder and holder_gone(h)]
     if gone:
         session.execute(
-            sa.delete(Lease).where(Lease.name.like(_PREFIX + "%"), Lease.holder.in_(gone))
+            sa.delete(Lease).where(col(Lease.name).like(_PREFIX + "%"), col(Lease.holder).in_(gone))
         )
     names = {claim_name(entry.url): entry for entry in entries}
     expires = now + ttl
@@ -107,7 +110,9 @@ def claim_pages(
         )
         held.update(
             session.scalars(
-                sa.select(Lease.name).where(Lease.name.in_(chunk), Lease.holder == holder)
+                sa.select(col(Lease.name)).where(
+                    col(Lease.name).in_(chunk), col(Lease.holder) == holder
+                )
             )
         )
     mine = [entry for name, entry in names.items() if name in held]
@@ -117,4 +122,4 @@ def claim_pages(
 def release_pages(session: Session, urls: Iterable[str]) -> None:
     """Drop the claims on these pages (their batch is stored, or failed and is recorded)."""
     for chunk in chunks([claim_name(url) for url in urls]):
-        session.execute(sa.delete(Lease).where(Lease.name.in_(chunk)))
+        session.execute(sa.delete(Lease).where(col(Lease.name).in_(chunk)))

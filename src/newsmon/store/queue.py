@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.records import FeedEntry, PageFailure
 from newsmon.store.dialect import chunks, insert, no_nul
@@ -69,17 +70,19 @@ def new_entries(
             continue
         unique.setdefault(key, entry)
     urls = [e.url for e in unique.values()]
-    queued = sa.select(QueuedEntry.url)
+    queued = sa.select(col(QueuedEntry.url))
     if max_attempts is not None:
-        queued = queued.where(QueuedEntry.attempts >= max_attempts)
+        queued = queued.where(col(QueuedEntry.attempts) >= max_attempts)
     known: set[str] = set()
     for chunk in chunks(urls):
-        known.update(session.scalars(sa.select(Article.url).where(Article.url.in_(chunk))))
-        known.update(session.scalars(queued.where(QueuedEntry.url.in_(chunk))))
+        known.update(
+            session.scalars(sa.select(col(Article.url)).where(col(Article.url).in_(chunk)))
+        )
+        known.update(session.scalars(queued.where(col(QueuedEntry.url).in_(chunk))))
     for chunk in chunks(list(unique)):
         known.update(
             session.scalars(
-                sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
+                sa.select(col(Article.canonical_url)).where(col(Article.canonical_url).in_(chunk))
             )
         )
     return [entry for key, entry in unique.items() if entry.url not in known and key not in known]
@@ -104,8 +107,8 @@ def queued_entries(
         return []
     query = (
         sa.select(QueuedEntry)
-        .where(QueuedEntry.source.in_(names), QueuedEntry.attempts < max_attempts)
-        .order_by(QueuedEntry.queued_at, QueuedEntry.url)
+        .where(col(QueuedEntry.source).in_(names), col(QueuedEntry.attempts) < max_attempts)
+        .order_by(col(QueuedEntry.queued_at), col(QueuedEntry.url))
     )
     if limit is not None:
         query = query.limit(limit)
@@ -124,13 +127,13 @@ def queued_entries_fairly(
         sa.func.row_number()
         .over(
             partition_by=QueuedEntry.source,
-            order_by=(QueuedEntry.queued_at, QueuedEntry.url),
+            order_by=(col(QueuedEntry.queued_at), col(QueuedEntry.url)),
         )
         .label("turn")
     )
     ranked = (
-        sa.select(QueuedEntry.url, turn)
-        .where(QueuedEntry.source.in_(names), QueuedEntry.attempts < max_attempts)
+        sa.select(col(QueuedEntry.url), turn)
+        .where(col(QueuedEntry.source).in_(names), col(QueuedEntry.attempts) < max_attempts)
         .subquery()
     )
     chosen = sa.select(ranked.c.url).order_by(ranked.c.turn, ranked.c.url).limit(limit)
@@ -139,7 +142,9 @@ def queued_entries_fairly(
     for chunk in chunks(urls):
         rows.update(
             (row.url, row)
-            for row in session.scalars(sa.select(QueuedEntry).where(QueuedEntry.url.in_(chunk)))
+            for row in session.scalars(
+                sa.select(QueuedEntry).where(col(QueuedEntry.url).in_(chunk))
+            )
         )
     return [_entry(rows[url]) for url in urls if url in rows]
 

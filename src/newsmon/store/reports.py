@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.alerts.digest import AlertLine, StoryLine
 from newsmon.store.clusters import cluster_sources, list_clusters
@@ -23,9 +24,9 @@ def archive_report(session: Session) -> dict[str, Any]:
         {"source": source, "articles": total, "duplicates": int(dups or 0)}
         for source, total, dups in session.execute(
             sa.select(
-                Article.source,
+                col(Article.source),
                 sa.func.count(),
-                sa.func.sum(sa.case((Article.duplicate_of.is_not(None), 1), else_=0)),
+                sa.func.sum(sa.case((col(Article.duplicate_of).is_not(None), 1), else_=0)),
             )
             .group_by(Article.source)
             .order_by(Article.source)
@@ -34,7 +35,7 @@ def archive_report(session: Session) -> dict[str, Any]:
     topics = [
         {"topic": topic, "articles": count}
         for topic, count in session.execute(
-            sa.select(ArticleTopic.topic, sa.func.count())
+            sa.select(col(ArticleTopic.topic), sa.func.count())
             .group_by(ArticleTopic.topic)
             .order_by(sa.func.count().desc(), ArticleTopic.topic)
         )
@@ -62,7 +63,7 @@ def story_digest(
             dict(
                 session.execute(
                     sa.select(cluster_of, sa.func.count())
-                    .where(Article.id.in_(chunk))
+                    .where(col(Article.id).in_(chunk))
                     .group_by(cluster_of)
                 )
                 .tuples()
@@ -72,7 +73,7 @@ def story_digest(
     sizes: dict[int, tuple[int, int]] = {}
     for chunk in chunks(list(new)):
         for cluster_id, articles, outlets in session.execute(
-            sa.select(cluster_of, sa.func.count(), sa.func.count(sa.distinct(Article.source)))
+            sa.select(cluster_of, sa.func.count(), sa.func.count(sa.distinct(col(Article.source))))
             .where(cluster_of.in_(chunk))
             .group_by(cluster_of)
         ):
@@ -108,14 +109,14 @@ def alert_digest(
     channels = (
         sa.select(sa.func.count())
         .select_from(AlertDelivery)
-        .where(AlertDelivery.alert_id == Alert.id)
+        .where(col(AlertDelivery.alert_id) == col(Alert.id))
         .scalar_subquery()
     )
-    for column, ids in ((Alert.article_id, article_ids), (Alert.id, alert_ids)):
+    for column, ids in ((col(Alert.article_id), article_ids), (col(Alert.id), alert_ids)):
         for chunk in chunks(list(ids)):
             for alert, url, title, count in session.execute(
-                sa.select(Alert, Article.url, Article.title, channels)
-                .join(Article, Article.id == Alert.article_id)
+                sa.select(Alert, col(Article.url), col(Article.title), channels)
+                .join(Article, col(Article.id) == col(Alert.article_id))
                 .where(column.in_(chunk))
             ):
                 found[alert.id] = AlertLine(

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from newsmon.config.models import SourceConfig
 from newsmon.fetch.schedule import PollPolicy, PollState, after_poll, poll_interval
@@ -57,7 +58,7 @@ def sync_sources(session: Session, sources: Iterable[SourceConfig]) -> dict[str,
     if missing:
         names = [s.name for s in missing]
         for name_chunk in chunks(names):
-            query = sa.select(Source).where(Source.name.in_(name_chunk))
+            query = sa.select(Source).where(col(Source.name).in_(name_chunk))
             by_name.update((row.name, row) for row in session.scalars(query))
     for source in sources:
         row = by_name[source.name]
@@ -100,7 +101,7 @@ def store_polls(
     names = [o.poll.source for o in outcomes]
     rows: dict[str, Source] = {}
     for chunk in chunks(names):
-        query = sa.select(Source).where(Source.name.in_(chunk))
+        query = sa.select(Source).where(col(Source.name).in_(chunk))
         rows.update((row.name, row) for row in session.scalars(query))
     for outcome in outcomes:
         poll, source = outcome.poll, outcome.source
@@ -155,8 +156,8 @@ def source_health(
     counts: dict[str, int] = {
         source: int(count)
         for source, count in session.execute(
-            sa.select(Article.source, sa.func.count())
-            .where(Article.fetched_at >= since)
+            sa.select(col(Article.source), sa.func.count())
+            .where(col(Article.fetched_at) >= since)
             .group_by(Article.source)
         )
     }

@@ -30,6 +30,7 @@ from newsmon.store.models import (
     StoryKey,
     StoryMerge,
     UTCDateTime,
+    table_of,
 )
 from newsmon.stories.assign import WINDOW, StoryCandidate, decide_story
 from newsmon.stories.features import StoryFeatures
@@ -54,7 +55,7 @@ class StoryAssignment:
 def _candidate_statement(dialect: str) -> sa.Select[Any]:
     """Articles sharing an index key with the new one within the window, with features and story:
     one statement on both engines, around the nearest articles of each key (`_nearest`)."""
-    features, article = StoryFeatureRow.__table__, Article.__table__
+    features, article = table_of(StoryFeatureRow), table_of(Article)
     return (
         sa.select(
             features.c.article_id, features.c.features, features.c.seen_at, article.c.story_id
@@ -98,7 +99,7 @@ def _nearest(dialect: str) -> sa.Select[Any]:
             .subquery("near")
         )
         return sa.select(near.c.article_id)
-    key = StoryKey.__table__
+    key = table_of(StoryKey)
     lo = sa.bindparam("lo", type_=key.c.seen_at.type)
     hi = sa.bindparam("hi", type_=key.c.seen_at.type)
     seen = sa.bindparam("seen", type_=key.c.seen_at.type)
@@ -156,7 +157,7 @@ def assign_story(
 ) -> StoryAssignment:
     """Put a just-inserted article in a story: its copy cluster's, or one its features link it to."""
     connection = session.connection()
-    article = Article.__table__
+    article = table_of(Article)
     if cluster_id is not None:
         # A copy belongs where its cluster is; it adds no features (its text is the original's).
         story_id = connection.execute(
@@ -165,14 +166,14 @@ def assign_story(
         new = story_id is None
         if story_id is None:  # the cluster began before stories existed: it becomes one
             story_id = cluster_id
-            connection.execute(sa.insert(Story.__table__).values(id=story_id, created_at=now))
+            connection.execute(sa.insert(table_of(Story)).values(id=story_id, created_at=now))
             _set_story(session, (cluster_id,), story_id)
         _set_story(session, (article_id,), story_id)
         return StoryAssignment(story_id, new)
     decision = decide_story(features, seen_at, story_candidates(session, features, seen_at))
     if decision.story_id is None:
         story_id, new = article_id, True
-        connection.execute(sa.insert(Story.__table__).values(id=story_id, created_at=now))
+        connection.execute(sa.insert(table_of(Story)).values(id=story_id, created_at=now))
     else:
         story_id, new = decision.story_id, False
     _set_story(session, (article_id,), story_id)
@@ -181,21 +182,21 @@ def assign_story(
             session, loser, into=story_id, article_id=article_id, score=decision.score, now=now
         )
     connection.execute(
-        sa.insert(StoryFeatureRow.__table__).values(
+        sa.insert(table_of(StoryFeatureRow)).values(
             article_id=article_id, seen_at=seen_at, features=features.to_json()
         )
     )
     keys = list(dict.fromkeys(features.index_keys()))
     if keys:
         connection.execute(
-            sa.insert(StoryKey.__table__),
+            sa.insert(table_of(StoryKey)),
             [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
         )
     return StoryAssignment(story_id, new, decision.merge)
 
 
 def _set_story(session: Session, article_ids: Sequence[int], story_id: int) -> None:
-    article = Article.__table__
+    article = table_of(Article)
     session.connection().execute(
         sa.update(article).where(article.c.id.in_(article_ids)).values(story_id=story_id)
     )
@@ -206,7 +207,7 @@ def merge_story(
 ) -> None:
     """Move a story's articles into an older story and record the merge."""
     connection = session.connection()
-    article, story = Article.__table__, Story.__table__
+    article, story = table_of(Article), table_of(Story)
     connection.execute(
         sa.update(article).where(article.c.story_id == story_id).values(story_id=into)
     )
@@ -215,7 +216,7 @@ def merge_story(
         sa.update(story).where(story.c.merged_into == story_id).values(merged_into=into)
     )
     connection.execute(
-        sa.insert(StoryMerge.__table__).values(
+        sa.insert(table_of(StoryMerge)).values(
             story_id=story_id, into_story_id=into, article_id=article_id, score=score, merged_at=now
         )
     )
@@ -225,7 +226,7 @@ def story_carriers(
     session: Session, story_id: int, *, excluding: int
 ) -> tuple[set[str], set[str], int]:
     """(languages, outlets, article count) of a story's articles other than `excluding`."""
-    article = Article.__table__
+    article = table_of(Article)
     rows = session.connection().execute(
         sa.select(article.c.language, article.c.source).where(
             article.c.story_id == story_id, article.c.id != excluding
@@ -247,7 +248,7 @@ def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
 
     A story merged into another has no articles left, so it is not listed (story_merge keeps it).
     """
-    article = Article.__table__
+    article = table_of(Article)
     rows = (
         session.connection()
         .execution_options(yield_per=1000)
@@ -265,7 +266,7 @@ def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
 
 def _story_rows() -> sa.Select[Any]:
     """The columns of a story's articles that `_story_record` reads, by story, then id."""
-    article = Article.__table__
+    article = table_of(Article)
     return sa.select(
         article.c.story_id,
         article.c.id,
@@ -294,7 +295,7 @@ def _story_record(rows: Sequence[Any]) -> dict[str, Any]:
 
 def story_alert_state(session: Session, rule: str, story_id: int) -> tuple[bool, int]:
     """(whether the rule has its alert on the story, how many update messages it raised since)."""
-    alert, article = Alert.__table__, Article.__table__
+    alert, article = table_of(Alert), table_of(Article)
     connection = session.connection()
     alerted = connection.execute(
         sa.select(alert.c.id).where(
@@ -351,7 +352,7 @@ def touched_stories(
 ) -> list[dict[str, Any]]:
     """The stories these articles joined or began, as export records with `new_articles` added,
     most languages, then most outlets and articles first (top `limit`): a run's digest."""
-    article = Article.__table__
+    article = table_of(Article)
     new: dict[int, int] = {}
     ids = list(article_ids)
     for start in range(0, len(ids), 500):

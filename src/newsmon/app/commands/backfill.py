@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import typer
 from rich.console import Console
@@ -92,7 +92,9 @@ def backfill(
                 config_dir=str(loaded.directory),
                 return_state=True,
             )
-            summary = state.result(raise_on_failure=False)
+            # Prefect's overloads type a sync flow called with `return_state=True` as giving
+            # State[State[R]]; it gives State[R], whose result is R (or the exception).
+            summary = cast("dict[str, Any] | Exception", state.result(raise_on_failure=False))
         except KeyboardInterrupt:
             fail("interrupted: run the same command again to resume where it stopped", 130)
         except Exception as err:
