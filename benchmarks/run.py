@@ -22,7 +22,6 @@ Prints a table, then one JSON object with every figure as its last line.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -38,9 +37,18 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from harness import (
+    Answer,
+    LoopbackHost,
+    SiteProcess,
+    Sites,
+    bench_environment,
+    start_prefect,
+    write_sources,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -236,120 +244,33 @@ def build_site(
     return contents, feeds
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        site: SiteHost = self.server.owner  # type: ignore[attr-defined]
-        path = self.path.split("?", 1)[0]
-        body = site.contents.get(path)
-        with site.lock:
-            site.requests += 1
-        if body is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = body.replace(b"{BASE}", site.base_url.encode())
-        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-        if self.headers.get("If-None-Match") == etag:
-            self.send_response(304)
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        kind = "application/rss+xml" if path.endswith(".xml") else "text/html; charset=utf-8"
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("ETag", etag)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-
-class SiteHost:
-    """One generated host: a threaded HTTP server on its own 127.0.0.1 port."""
-
+class SiteHost(LoopbackHost):
     def __init__(self, contents: dict[str, bytes]) -> None:
-        self.contents, self.requests, self.lock = contents, 0, threading.Lock()
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.owner = self  # type: ignore[attr-defined]
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__()
+        self.contents = contents
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, path: str, headers: Any) -> Answer:
+        body = self.contents.get(path)
+        if body is None:
+            return 404, {}, b""
+        body = body.replace(b"{BASE}", self.base_url.encode())
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        if headers.get("If-None-Match") == etag:
+            return 304, {"ETag": etag}, b""
+        kind = "application/rss+xml" if path.endswith(".xml") else "text/html; charset=utf-8"
+        return 200, {"Content-Type": kind, "ETag": etag}, body
 
 
-def serve_site(conn: Any, hosts_n: int, feeds_per_host: int, entries: int, realistic: bool) -> None:
-    """The generated site in a process of its own (spawned): in production the sites are on
-    other machines, so their HTTP handling must not take the ingest process's GIL.
-
-    Sends the hosts' base URLs, then answers "cpu" (seconds this process used), "requests"
-    (count so far) and "stop".
-    """
+def build_site_hosts(hosts_n: int, feeds_per_host: int, entries: int, realistic: bool) -> Sites:
     contents, feeds = build_site(hosts_n, feeds_per_host, entries, realistic=realistic)
     hosts = [SiteHost(c) for c in contents]
     base_urls = [host.base_url for host in hosts]
     sizes = [len(b) for c in contents for path, b in c.items() if path.endswith(".html")]
-    conn.send((base_urls, feeds, sizes))
-    while True:
-        try:
-            command = conn.recv()
-        except EOFError:  # the benchmark died: do not outlive it
-            command = "stop"
-        if command == "limit":
-            # Here, where the pages are: the ingest's process never holds the site's content, so
-            # its peak RSS is newsmon's and Prefect's own.
-            conn.send(raw_extraction_rate(page_htmls(contents, base_urls)))
-        elif command == "requests":
-            conn.send(sum(host.requests for host in hosts))
-        elif command == "cpu":
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            conn.send(usage.ru_utime + usage.ru_stime)
-        else:
-            for host in hosts:
-                host.close()
-            with contextlib.suppress(OSError):
-                conn.send("stopped")
-            return
-
-
-class RemoteSite:
-    """The parent's handle on the site process."""
-
-    def __init__(self, hosts_n: int, feeds_per_host: int, entries: int, realistic: bool) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        self._conn, theirs = context.Pipe()
-        self._process = context.Process(
-            target=serve_site,
-            args=(theirs, hosts_n, feeds_per_host, entries, realistic),
-        )
-        self._process.start()
-        self.base_urls: list[str]
-        self.feeds: list[tuple[int, str, str]]
-        self.page_sizes: list[int]
-        self.base_urls, self.feeds, self.page_sizes = self._conn.recv()
-        self.pid = self._process.pid
-
-    def ask(self, command: str) -> Any:
-        self._conn.send(command)
-        return self._conn.recv()
-
-    def close(self) -> None:
-        self.ask("stop")
-        self._process.join(timeout=10)
+    return Sites(
+        hosts,
+        hello=(base_urls, feeds, sizes),
+        commands={"limit": lambda: raw_extraction_rate(page_htmls(contents, base_urls))},
+    )
 
 
 def page_htmls(contents: list[dict[str, bytes]], base_urls: list[str]) -> list[str]:
@@ -546,13 +467,18 @@ def prefect_overheads(repeat: int = 50) -> dict[str, float]:
 
 
 def write_config(directory: Path, base_urls: list[str], feeds: list[tuple[int, str, str]]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = ["sources:"]
-    for n, (host, path, lang) in enumerate(feeds):
-        lines.append(
-            f"  - {{name: feed-{n}, url: '{base_urls[host]}{path}', language: {lang}, respect_robots: false}}"
-        )
-    (directory / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_sources(
+        directory,
+        (
+            {
+                "name": f"feed-{n}",
+                "url": f"{base_urls[host]}{path}",
+                "language": lang,
+                "respect_robots": False,
+            }
+            for n, (host, path, lang) in enumerate(feeds)
+        ),
+    )
     demo_config = ROOT / "src" / "newsmon" / "app" / "demo" / "config"
     (directory / "topics.yaml").write_text(
         (demo_config / "topics.yaml").read_text(encoding="utf-8"), encoding="utf-8"
@@ -678,13 +604,13 @@ def main() -> None:
     wall_started = time.perf_counter()
 
     realistic = not args.small_pages
-    site = RemoteSite(hosts_n, feeds_per_host, entries, realistic)
-    feed_list = site.feeds
+    site = SiteProcess(build_site_hosts, hosts_n, feeds_per_host, entries, realistic, daemon=False)
+    base_urls, feed_list, page_sizes = site.hello
     figures.update(
         hosts=hosts_n,
         feeds=len(feed_list),
-        pages=len(site.page_sizes),
-        page_kb_median=sorted(site.page_sizes)[len(site.page_sizes) // 2] / 1024,
+        pages=len(page_sizes),
+        page_kb_median=sorted(page_sizes)[len(page_sizes) // 2] / 1024,
     )
 
     figures["extract_limit_articles_per_s"], limit_cpu_per_page = site.ask("limit")
@@ -693,39 +619,27 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     os.environ.update(
-        {
-            "NEWSMON_DATABASE_URL": database_url,
-            "NEWSMON_ALLOW_PRIVATE_HOSTS": "true",
-            # The generated hosts are ours, on loopback: no politeness delay, as many connections as help.
-            "NEWSMON_HOST_RPS": "100000",
-            "NEWSMON_MAX_PER_HOST": "4",
-            "NEWSMON_MAX_CONNECTIONS": "64",
+        bench_environment(
+            database_url,
+            # The generated hosts are ours, on loopback: no politeness delay, as many connections
+            # as help.
+            NEWSMON_HOST_RPS="100000",
+            NEWSMON_MAX_PER_HOST="4",
+            NEWSMON_MAX_CONNECTIONS="64",
             # Above the site's page count: one ingest takes every page (the default run cap,
             # 1,000, left 3,500 of 4,500 pages to the "no-change" pass).
-            "NEWSMON_MAX_PAGES_PER_RUN": str(len(site.page_sizes) + 1000),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        }
+            NEWSMON_MAX_PAGES_PER_RUN=str(len(page_sizes) + 1000),
+        )
     )
-    from prefect import flow
-
     from newsmon.flows.ingest import ingest
     from newsmon.settings import Settings
     from newsmon.store.db import make_engine, upgrade
     from newsmon.tasks.runtime import close_extractors, extractor
 
-    config = write_config(workdir / "config", site.base_urls, feed_list)
+    config = write_config(workdir / "config", base_urls, feed_list)
     upgrade(make_engine(database_url))
 
-    @flow(name="bench-warm-up")
-    def warm_up() -> None:
-        return None
-
-    started = time.perf_counter()
-    warm_up()  # starts Prefect's ephemeral API: a one-off cost per process, reported apart
-    figures["prefect_startup_s"] = time.perf_counter() - started
+    figures["prefect_startup_s"] = start_prefect()
     prefect_pids = descendants() - {site.pid}  # the temporary API server
 
     # The extraction processes, started as the first batch of a run would start them: a one-off
