@@ -29,6 +29,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_logger
 from prefect.runner import Runner
 from prefect.schedules import Cron
+from prefect.settings import PREFECT_API_URL
 from prefect.states import Cancelled, Cancelling
 from prefect.types.entrypoint import EntrypointType
 
@@ -48,6 +49,20 @@ BACKFILL_DESCRIPTION = (
     "the current rules and raises the alerts they now match (delivered only with "
     "`deliver_alerts`). Start it with Run > Custom run and fill in the dates."
 )
+
+
+def server_api() -> tuple[str | None, str | None]:
+    """The Prefect API `serve` would register with, and why it cannot (None when it answers).
+
+    (None, None): no API is set (Prefect would fall back to a temporary one that runs no
+    scheduler); (url, reason): set, but its health check failed.
+    """
+    url = PREFECT_API_URL.value()
+    if not url:
+        return None, None
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    return str(url), None if error is None else " ".join(str(error).split())
 
 
 def newsmon_deployments(

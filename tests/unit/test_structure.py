@@ -6,6 +6,7 @@
 - No import cycle among newsmon's modules (src/newsmon, flows/, tasks/).
 - docs/ARCHITECTURE.md names every module, so the map keeps up with the tree.
 - No module over 400 lines.
+- Only flows/ and tasks/ import Prefect (the app shell reaches it through them).
 
 Which imports count: every `import`/`from ... import` anywhere in a module (top level, functions,
 methods, try blocks), relative ones resolved. Not counted: imports under `if TYPE_CHECKING:` (they
@@ -203,6 +204,24 @@ def test_the_core_never_imports_prefect_flows_tasks_or_the_app() -> None:
         for target in sorted(imported):
             if any(target == o or target.startswith(o + ".") for o in ORCHESTRATION):
                 offenders.append(f"{path.relative_to(ROOT)} imports {target}")
+    assert offenders == [], "\n".join(offenders)
+
+
+def test_prefect_is_imported_only_in_flows_and_tasks() -> None:
+    """Everything under src/newsmon, the app shell included, reaches Prefect through flows/ and
+    tasks/ (the app imports those inside its commands' bodies), never by importing it itself."""
+    offenders = []
+    for name, path in _modules().items():
+        if name.startswith(("newsmon.flows", "newsmon.tasks")):
+            continue
+        imported = imported_names(
+            path.read_text(encoding="utf-8"), name, is_package=path.name == "__init__.py"
+        )
+        offenders += [
+            f"{path.relative_to(ROOT)} imports {target}"
+            for target in sorted(imported)
+            if target == "prefect" or target.startswith("prefect.")
+        ]
     assert offenders == [], "\n".join(offenders)
 
 

@@ -61,10 +61,9 @@ def serve(
 
 def _prefect_api_url() -> str:
     """The Prefect API `serve` registers with: set and answering, or one clear line and exit."""
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
+    from newsmon.flows.deployments import server_api
 
-    url = PREFECT_API_URL.value()
+    url, error = server_api()
     if not url:
         fail(
             "newsmon serve needs a Prefect server: start one (`prefect server start`) and set "
@@ -72,8 +71,6 @@ def _prefect_api_url() -> str:
             "temporary API that runs no scheduler, so nothing would ever run)",
             2,
         )
-    with get_client(sync_client=True) as client:
-        error = client.api_healthcheck()
     if error is not None:
-        fail(f"cannot reach the Prefect API at {url}: {' '.join(str(error).split())}", 3)
-    return str(url)
+        fail(f"cannot reach the Prefect API at {url}: {error}", 3)
+    return url
