@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
@@ -40,13 +38,6 @@ def fetch_article_pages(
     return pages, failures
 
 
-# The process's extraction pool (tasks/runtime.py) is not thread-safe: two runs in one process (a
-# served deployment, flows started at once) extracting together handed each other's results
-# around (IndexError in the pool's wait loop). The pool is sized for the process, so one batch at
-# a time loses nothing.
-_extracting = threading.Lock()
-
-
 # No task timeout: each page has its own (NEWSMON_EXTRACT_TIMEOUT_S, enforced by killing its
 # worker process); a task timeout could only fail the whole batch, good pages included.
 @task(name="extract-pages", task_run_name="extract {label}", cache_policy=NO_CACHE)
@@ -54,8 +45,7 @@ def extract_article_pages(
     settings: Settings, pages: list[Page], language_hints: dict[str, str | None], label: str
 ) -> list[tuple[Page, Extracted | PageFailure]]:
     """Extract clean text from each page, in worker processes, each under a time limit."""
-    with _extracting:
-        results = extractor(settings).extract(pages, language_hints)
+    results = extractor(settings).extract(pages, language_hints)
     logger = get_run_logger()
     for page, result in results:
         if isinstance(result, PageFailure):

@@ -152,3 +152,51 @@ def test_a_page_that_kills_or_hangs_its_worker_fails_alone() -> None:
         if i not in failures
     )
     assert sum(isinstance(r, PageFailure) for _p, r in again) == 1
+
+
+def echo(job: ExtractJob) -> Extracted | str:
+    """Runs in a worker: the page's own URL and HTML back, so a result shows whose job it was."""
+    html, url = job[:2]
+    return Extracted(title=url, text=html)
+
+
+def test_two_threads_extracting_through_one_pool_each_get_their_own_pages() -> None:
+    """Two runs in one process (a served deployment, flows started at once) share the process's
+    pool: they handed each other's results around (IndexError in the wait loop) until the pool
+    took one caller's batch at a time."""
+    now = datetime.now(UTC)
+
+    def batch(name: str) -> list[Page]:
+        entry = FeedEntry(source=name, url=f"https://{name}.example/")
+        return [
+            Page(
+                entry=entry,
+                final_url=f"https://{name}.example/{i}",
+                status=200,
+                html=f"{name}-{i}",
+                fetched_at=now,
+            )
+            for i in range(12)
+        ]
+
+    batches = {name: batch(name) for name in ("a", "b", "c")}
+    results: dict[str, list[tuple[Page, Extracted | PageFailure]]] = {}
+    errors: list[BaseException] = []
+    with PageExtractor(workers=2, extract_fn=echo) as extractor:
+
+        def run(name: str) -> None:
+            try:
+                results[name] = extractor.extract(batches[name])
+            except BaseException as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=run, args=(name,)) for name in batches]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    for name, pages in batches.items():
+        assert [(r.title, r.text) for _p, r in results[name]] == [
+            (p.final_url, p.html) for p in pages
+        ]

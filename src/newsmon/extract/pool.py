@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -135,6 +136,10 @@ class PageExtractor:
         self._extract_fn = extract_fn
         self._max_bytes = max_memory_mb * 2**20 if max_memory_mb else None
         self._workers: list[_Worker] = []
+        # The workers and their pipes serve one batch at a time: two threads of one process (a
+        # served deployment, flows started at once) extracting together handed each other's
+        # results around (IndexError in the wait loop). Sized for the process, so nothing is lost.
+        self._batch_lock = threading.Lock()
 
     def extract(
         self, pages: Sequence[Page], language_hints: dict[str, str | None] | None = None
@@ -167,7 +172,11 @@ class PageExtractor:
         return outcome
 
     def extract_jobs(self, jobs: Sequence[Job]) -> list[Extracted | str]:
-        """Each job's Extracted, or the reason it failed."""
+        """Each job's Extracted, or the reason it failed (one caller's batch at a time)."""
+        with self._batch_lock:
+            return self._extract_jobs(jobs)
+
+    def _extract_jobs(self, jobs: Sequence[Job]) -> list[Extracted | str]:
         results: list[Extracted | str | None] = [None] * len(jobs)
         queue: deque[int] = deque()
         for index, job in enumerate(jobs):
