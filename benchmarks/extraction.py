@@ -67,9 +67,13 @@ def newsmon_text(
 
 
 def trafilatura_text(html: str) -> str:
+    """Plain trafilatura as it ships: without the fast selectors newsmon puts in its lists."""
     import trafilatura
 
-    return trafilatura.extract(html, **TRAFILATURA_BASELINE) or ""
+    from newsmon.extract.selectors import trafilatura_own_selectors
+
+    with trafilatura_own_selectors():
+        return trafilatura.extract(html, **TRAFILATURA_BASELINE) or ""
 
 
 def main() -> None:
