@@ -73,6 +73,9 @@ def promo_texts(tree: HtmlElement, text: str | None = None) -> frozenset[str]:
     short_lines = None if text is None else _short_lines(text)
     if short_lines == []:
         return frozenset()  # no line of the text is short enough to be a promo
+    # One string to search: a squashed link text has no newline, so it is in this string exactly
+    # when it is in one of the lines (one search instead of one per line, for every link).
+    short_text = None if short_lines is None else "\n".join(short_lines)
     counts: dict[Any, _Counts] = {}
     judged: set[Any] = set()
     found: set[str] = set()
@@ -81,9 +84,9 @@ def promo_texts(tree: HtmlElement, text: str | None = None) -> frozenset[str]:
             break
         if not _links_away(link):
             continue
-        if short_lines is not None:
+        if short_text is not None:
             link_text = _squash(link.text_content() if len(link) else link.text or "")
-            if not any(link_text in line for line in short_lines):
+            if link_text not in short_text:
                 continue
         for element in link.iterancestors(*_BLOCKS):
             if element in judged:
@@ -132,37 +135,60 @@ class _Counts(NamedTuple):
     has_blocks: bool  # a block element inside (a container, not a line)
 
 
+_NOTHING = _Counts(0, 0, False)
+# A block longer than a promo: its exact counts do not matter (see _counts_of).
+_BIG = _Counts(MAX_PROMO_WORDS + 1, 0, True)
+
+
 def _counts_of(top: HtmlElement, counts: dict[Any, _Counts]) -> _Counts:
     """Words, linked words and block children of `top`, from the leaves up, kept in `counts` for
     every element below it (a subtree counted for one block is not counted again for its parent).
+
+    Counting stops as soon as a subtree has more than MAX_PROMO_WORDS words: such a block is not a
+    promo and neither is anything around it (words only add up), so it is `_BIG` whatever its
+    exact counts (counting the page's whole body for the first link in it was most of the cost).
     Without recursion: a page may nest elements thousands deep."""
-    stack: list[tuple[Any, bool]] = [(top, False)]
+    if top in counts:
+        return counts[top]
+    # Frames of the elements being counted: [element, its children, next child, words, linked,
+    # has_blocks].
+    stack: list[list[Any]] = [_frame(top)]
+    result = _NOTHING
     while stack:
-        element, expanded = stack.pop()
-        if element in counts:
+        frame = stack[-1]
+        element, children = frame[0], frame[1]
+        descended = False
+        while frame[2] < len(children):
+            child = children[frame[2]]
+            inner = counts.get(child)
+            if inner is None:
+                if not isinstance(child.tag, str) or child.tag in ("script", "style"):
+                    inner = counts[child] = _NOTHING
+                else:
+                    stack.append(_frame(child))
+                    descended = True
+                    break
+            frame[2] += 1
+            frame[3] += inner.words + _count(child.tail)
+            frame[4] += inner.linked
+            frame[5] = frame[5] or inner.has_blocks or child.tag in _BLOCK_CHILDREN
+            if frame[3] > MAX_PROMO_WORDS:
+                break
+        if descended:
             continue
-        if not isinstance(element.tag, str) or element.tag in ("script", "style"):
-            counts[element] = _Counts(0, 0, False)
-        elif not expanded:
-            stack.append((element, True))
-            stack.extend((child, False) for child in element if child not in counts)
+        stack.pop()
+        words = frame[3]
+        if words > MAX_PROMO_WORDS:
+            result = _BIG
         else:
-            counts[element] = _own_counts(element, counts)
-    return counts[top]
+            linked = words if element.tag == "a" and _links_away(element) else frame[4]
+            result = _Counts(words, linked, frame[5])
+        counts[element] = result
+    return result
 
 
-def _own_counts(element: HtmlElement, counts: dict[Any, _Counts]) -> _Counts:
-    words = _count(element.text)
-    linked = 0
-    has_blocks = False
-    for child in element:
-        inner = counts[child]
-        words += inner.words + _count(child.tail)
-        linked += inner.linked
-        has_blocks = has_blocks or inner.has_blocks or child.tag in _BLOCK_CHILDREN
-    if element.tag == "a" and _links_away(element):
-        linked = words
-    return _Counts(words, linked, has_blocks)
+def _frame(element: HtmlElement) -> list[Any]:
+    return [element, list(element), 0, _count(element.text), 0, False]
 
 
 def _promo_kind(element: HtmlElement, counts: _Counts) -> str | None:
