@@ -530,7 +530,9 @@ def cpu_per_article(figures: dict[str, Any], task_cpu: dict[str, float]) -> dict
     """CPU milliseconds per stored article, by part, as far as the instrumentation reaches.
 
     Extraction processes: plain trafilatura's own CPU per page (measured by the limit on the same
-    pages) and the rest, newsmon's additions (page type, promos, metadata, dates, language). Flow
+    pages) and the rest, newsmon's additions (page type, promos, metadata, dates, language), net
+    of what its faster prune selectors (extract/selectors.py) save inside trafilatura: the net
+    figure is negative where the saving is larger than the additions. Flow
     process: the network thread (HTTP client: feeds and pages), prepare_articles (canonical URLs,
     fingerprints, rule matching), the rest of store-articles (the database), the other task bodies
     (polling, extract hand-off), and what is left (Prefect's client, the flow, threads' overhead).
@@ -545,7 +547,8 @@ def cpu_per_article(figures: dict[str, Any], task_cpu: dict[str, float]) -> dict
     plain = figures["limit_cpu_ms_per_page"] / 1000 * stored
     parts = {
         "extraction: plain trafilatura": plain,
-        "extraction: newsmon's additions": figures["workers_cpu_s"] - plain,
+        "extraction: newsmon's additions, net of its faster selectors": figures["workers_cpu_s"]
+        - plain,
         "flow: HTTP client (network thread)": figures["network_thread_cpu_s"],
         "flow: fingerprint + match (prepare)": prepare_cpu,
         "flow: store (database)": store_cpu - prepare_cpu,
