@@ -139,18 +139,31 @@ def _declared_canonical(tree: HtmlElement, url: str | None, *, fallback: str | N
     the canonical may be trusted (same site) is decided where it is applied (prepare.make_draft).
     """
     canonical = fallback
-    links = tree.xpath(
-        "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONIL', 'canonil')), ' '),"
-        " ' canonical ')]/@href"
-    )
-    href = next((str(h).strip() for h in links if str(h).strip()), None)
+    # `//link[rel ~= canonical]/@href` walked in Python: the XPath took ~0.3 ms a page.
+    links = (link.get("href") for link in tree.iter("link") if _is_canonical(link.get("rel")))
+    href = next((str(h).strip() for h in links if h is not None and str(h).strip()), None)
     if href is not None:
-        base = next((str(b).strip() for b in tree.xpath("//base/@href") if str(b).strip()), None)
+        bases = (base.get("href") for base in tree.iter("base"))
+        base = next((str(b).strip() for b in bases if b is not None and str(b).strip()), None)
         if url is not None:
             canonical = urljoin(urljoin(url, base) if base else url, href)
         elif urlsplit(href).scheme in ("http", "https"):
             canonical = href
     return canonical if canonical and canonical != url else None
+
+
+# XML whitespace, as XPath's normalize-space() splits (not Unicode's, as str.split() does).
+_XML_SPACE = re.compile("[ \t\r\n]+")
+
+
+def _is_canonical(rel: str | None) -> bool:
+    """Whether a rel attribute lists "canonical" (its letters compared in either case)."""
+    if not rel:
+        return False
+    return "canonical" in _XML_SPACE.split(rel.translate(_CANONICAL_CASE))
+
+
+_CANONICAL_CASE = str.maketrans("CANONIL", "canonil")
 
 
 def _published_at(found: str | None, tree: HtmlElement) -> datetime | None:
