@@ -33,6 +33,8 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
+from newsmon.app.commands.preflight import PREFECT_SERVER_TUNING
+
 ROOT = Path(__file__).resolve().parents[1]
 
 Answer = tuple[int, Mapping[str, str], bytes]
@@ -187,6 +189,8 @@ def bench_environment(database_url: str, **settings: str) -> dict[str, str]:
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
         # A loaded machine can take longer than the default 20 s to start the temporary API.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        # As newsmon's commands set them for Prefect's temporary API (app/commands/preflight.py).
+        **PREFECT_SERVER_TUNING,
         **settings,
     }
 

@@ -117,6 +117,18 @@ def missing_sqlite_file(url: str) -> Path | None:
     return None if path.exists() else path
 
 
+# Prefect's task run recorder writes each task-run event in its own transaction by default: ~20 ms
+# of the API server's CPU per task run, about a tenth of a run's CPU per article. In batches of up
+# to 200 (flushed every second, so the UI lags by a second at most) ~10 ms (benchmarks/run.py,
+# docs/BENCHMARKS.md). Prefect's temporary API gets these unless they are set; deploy/ sets them
+# for the server.
+PREFECT_SERVER_TUNING = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "200",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
+}
+
+
 def prepare_prefect() -> None:
     # No telemetry (no DNS here and none wanted), and keep the console for our own report: flow
     # and task logs still reach the Prefect API and UI at INFO.
@@ -130,6 +142,8 @@ def prepare_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # Failures are listed in our own summary; a run that fails prints its error (traceback) once.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_RUNS_CONSOLE_LEVEL", "ERROR")
+    for name, value in PREFECT_SERVER_TUNING.items():
+        os.environ.setdefault(name, value)
 
 
 def prefect_logging_config() -> Path:
