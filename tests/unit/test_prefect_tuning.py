@@ -36,6 +36,5 @@ def test_prefects_task_run_recorder_is_batched() -> None:
 
 def test_a_value_the_user_set_is_kept() -> None:
     assert (
-        _recorder_settings(PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE="7")
-        == "7 200 1.0"
+        _recorder_settings(PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE="7") == "7 200 1.0"
     )

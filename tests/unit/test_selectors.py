@@ -77,6 +77,14 @@ TOKENS = (
     "meta",
     "slide",
     "yin",
+    "bottom",
+    "bottom-bar",
+    "link",
+    "permalink",
+    "border-top:0",
+    "teaser",
+    "Teaser",
+    "caption",
 )
 
 

@@ -169,6 +169,34 @@ def _share_buttons(element: _Element) -> bool:
     return element.tag in _CONTAINERS and "elementor-share-buttons" in _attr(element, "class")
 
 
+# --- PRECISION_DISCARD_XPATH[1], TEASER_DISCARD_XPATH[0], DISCARD_IMAGE_ELEMENTS[0] -----------------
+_BOTTOM = re.compile(r"(^|\s)bottom|bottom(\s|$)")
+_LINK = re.compile(r"(^|\s)link(\s|$)")
+
+
+def _bottom_link_or_bordered(element: _Element) -> bool:
+    names = element.keys()
+    if not names:
+        return False
+    get = element.get
+    first = _first(names, "id", get("id"), "class", get("class"))
+    return (
+        _BOTTOM.search(first) is not None
+        or _LINK.search(first) is not None
+        or "border" in (get("style") or "")
+    )
+
+
+def _teaser(element: _Element) -> bool:
+    return "teaser" in _attr(element, "id").replace("T", "t") or "teaser" in _attr(
+        element, "class"
+    ).replace("T", "t")
+
+
+def _caption(element: _Element) -> bool:
+    return "caption" in _attr(element, "id") or "caption" in _attr(element, "class")
+
+
 # (trafilatura list, index, the expression as trafilatura 2.3.1 writes it (whitespace-normalised),
 # the tags it selects among (none: any element), the condition)
 _ORIGINALS: tuple[tuple[str, int, str, tuple[str, ...], Condition], ...] = (
@@ -226,6 +254,32 @@ _ORIGINALS: tuple[tuple[str, int, str, tuple[str, ...], Condition], ...] = (
         ".//*[self::div or self::section or self::aside][contains(@class, 'elementor-share-buttons')]",
         tuple(_CONTAINERS),
         _share_buttons,
+    ),
+    (
+        "PRECISION_DISCARD_XPATH",
+        1,
+        ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
+        f"re:test(@id|@class, '{_BOTTOM.pattern}') or re:test(@id|@class, '{_LINK.pattern}') or "
+        "contains(@style, 'border')]",
+        tuple(_OVERALL0_TAGS),
+        _bottom_link_or_bordered,
+    ),
+    (
+        "TEASER_DISCARD_XPATH",
+        0,
+        ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
+        "contains(translate(@id, 'T', 't'), 'teaser') or "
+        "contains(translate(@class, 'T', 't'), 'teaser')]",
+        tuple(_OVERALL0_TAGS),
+        _teaser,
+    ),
+    (
+        "DISCARD_IMAGE_ELEMENTS",
+        0,
+        ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
+        "contains(@id, 'caption') or contains(@class, 'caption')]",
+        tuple(_OVERALL0_TAGS),
+        _caption,
     ),
 )
 
