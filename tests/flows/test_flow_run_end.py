@@ -54,3 +54,12 @@ def test_a_real_sync_flow_run_starts_its_heartbeats_through_the_hook(
 
     assert probe() == 42
     assert calls == [False]
+
+
+def test_the_ingest_flow_module_freezes_what_was_imported() -> None:
+    import gc
+
+    import newsmon.flows.ingest
+
+    assert newsmon.flows.ingest.ingest is not None
+    assert gc.get_freeze_count() > 100_000  # Prefect's and newsmon's import-time objects
