@@ -469,7 +469,9 @@ def main() -> None:
             import pstats
 
             profiler.disable()
+            profiler.dump_stats(workdir / "pass2.prof")
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+            print(f"profile of pass 2: {workdir / 'pass2.prof'}", file=sys.stderr)
         figures["pass2"] = host_figures(sites.ask("stats"), span) | {
             "polls": _poll_counts(second),
             "stored": second["stored"],
