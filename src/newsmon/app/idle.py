@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from newsmon.alerts.notify import deliveries_due
 from newsmon.config.models import Config
 from newsmon.fetch.schedule import NextDue, next_due
 from newsmon.fetch.shards import parse_shard
@@ -76,6 +75,13 @@ def idle_reason(
             max_attempts=settings.max_page_attempts,
             limit=1,
         )
-    if queued or deliveries_due(engine, config, now=now):
+    if queued:
         return None
+    if config.alerts:
+        # Only a config with alerts can have one to send: the outbox's modules (numpy with them,
+        # ~0.3 s) are imported for it alone.
+        from newsmon.alerts.notify import deliveries_due
+
+        if deliveries_due(engine, config, now=now):
+            return None
     return nothing_due(config, due)

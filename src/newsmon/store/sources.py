@@ -121,7 +121,11 @@ def store_polls(
             policy=policy,
         )
         for name in _POLL_COLUMNS:
-            setattr(row, name, getattr(new, name))
+            value = getattr(new, name)
+            # Only what changed (a 304 changes 2-3 of the 13): each set on a SQLModel row costs
+            # ~10 us, and an equal value would not be written anyway.
+            if value != getattr(state, name):
+                setattr(row, name, value)
         if new.last_error is not None:  # a feed's own words: PostgreSQL refuses NUL in text
             row.last_error = new.last_error.replace("\x00", "")[:2000]
     session.flush()
