@@ -131,7 +131,17 @@ def run_pages(
         current, fetching = fetching, (fetch(index + 1) if index + 1 < len(batches) else None)
         try:
             pages, outcome.fetch_failures = current.result()
-            extracted = extract_article_pages(settings, as_is(pages), hints, label=outcome.label)
+            try:
+                extracted = extract_article_pages(
+                    settings, as_is(pages), hints, label=outcome.label
+                )
+            finally:
+                # The batch's HTML (~7 MB), no longer needed: extraction returns the pages without
+                # it. The fetch task's future still holds this very list, and Prefect's futures are
+                # reference cycles (future <-> its done callback) that only the cyclic GC's rare
+                # full pass frees: a run piled up every batch's HTML (~130 MB more at the peak of
+                # a 4,500-page run than of a 600-page one).
+                pages.clear()
         except Exception as err:
             outcome.error = f"{type(err).__name__}: {err}"
             done(outcome)

@@ -112,6 +112,26 @@ def test_fingerprint_is_the_same_in_another_process() -> None:
     assert json.loads(result.stdout) == expected
 
 
+def test_signature_is_datasketchs_minhash() -> None:
+    """The MinHash is computed here (datasketch's package imports scipy, ~40 MB of the flow
+    process), with datasketch's affine32 permutations: the signatures stored before stay valid."""
+    from datasketch import MinHash
+
+    texts = [
+        (TITLE, TEXT),
+        (ARABIC_TITLE, ARABIC_TEXT),
+        ("Video: strike", "Watch the video."),
+        (None, ""),
+        (None, " ".join(f"word{n}" for n in range(3000))),
+    ]
+    for title, text in texts:
+        shingles = dedup._shingle_hashes(dedup._content_words(title=title, text=text))
+        reference = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32", hashfunc=int)
+        reference.update_batch(shingles.tolist())
+        signature = fingerprint(title=title, text=text).signature
+        assert signature == reference.hashvalues.astype("<u4").tobytes(), (title, text[:40])
+
+
 def test_fingerprint_shape() -> None:
     f = fp(TEXT)
     assert len(f.signature) == NUM_PERM * 4

@@ -28,7 +28,6 @@ from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
-from newsmon.extract.page import ExtractionError, extract_page
 from newsmon.parent_watch import die_with_parent
 from newsmon.records import Extracted, Page, PageFailure
 
@@ -53,6 +52,10 @@ _MAX_START_FAILURES = 3
 
 
 def _extract_one(job: Job) -> Extracted | str:
+    # Imported here, in the worker (preloaded by the forkserver), not by the process that owns
+    # the pool: it never parses HTML itself, and lxml and the extraction modules cost it ~5 MB.
+    from newsmon.extract.page import ExtractionError, extract_page
+
     html, url, hint, published_at, author = job
     try:
         return extract_page(html, url, language_hint=hint, published_at=published_at, author=author)
@@ -253,7 +256,9 @@ class PageExtractor:
 
     def _start(self) -> _Worker:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["newsmon.extract.warmup", "newsmon.extract.pool"])
+        context.set_forkserver_preload(
+            ["newsmon.extract.warmup", "newsmon.extract.page", "newsmon.extract.pool"]
+        )
         ours, theirs = context.Pipe()
         process = context.Process(
             target=_serve,

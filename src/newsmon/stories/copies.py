@@ -48,9 +48,9 @@ items, 158 labelled stories, English and Arabic, pairwise scores over all 176,71
   in a 1M-article archive).
 - Throughput for ~650-word texts: 1,300-1,750 fingerprints/s on one core (a shared, noisy
   machine). Shingle hashes are computed here with numpy (per-word blake2b, cached, combined per
-  shingle and mixed with the MurmurHash3 finalizer) and fed to datasketch's MinHash (affine32
-  permutations, fixed seed); datasketch's default, SHA-1 of each shingle string in Python,
-  reached ~1,100/s for the MinHash step alone.
+  shingle and mixed with the MurmurHash3 finalizer) and fed to a MinHash with datasketch's
+  affine32 permutations and fixed seed (computed here, the same values); datasketch's default,
+  SHA-1 of each shingle string in Python, reached ~1,100/s for the MinHash step alone.
 
 Changing any parameter changes signatures and band keys: bump FINGERPRINT_VERSION and recompute
 the stored fingerprints.
@@ -63,7 +63,6 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -83,17 +82,34 @@ _SEED = 1
 
 
 @functools.cache
-def _minhash_class() -> Any:
-    """datasketch, imported on first use: its package imports scipy (~0.5 s), which a run that
-    stores nothing (a no-change poll) should not pay at every start."""
-    from datasketch import MinHash
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The affine permutations h -> a * h + b mod 2^32 (odd a: a bijection), drawn from numpy's
+    legacy RandomState(_SEED) exactly as datasketch's MinHash(scheme="affine32") draws them, so
+    signatures are datasketch's (tests/unit/test_dedup.py compares). Not datasketch itself: its
+    package imports scipy, ~40 MB of the flow process's memory and ~0.5 s for one array."""
+    gen = np.random.RandomState(_SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
-    return MinHash
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (datasketch's pre-mix before the affine permutations)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
-@functools.cache
-def _permutations() -> Any:
-    return _minhash_class()(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+def _minhash(shingles: np.ndarray) -> np.ndarray:
+    """The MinHash signature (NUM_PERM uint32) of a set of 32-bit shingle hashes; all 2^32 - 1
+    for an empty set."""
+    if not len(shingles):
+        return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    a, b = _permutations()
+    # uint32 arithmetic wraps: the products and sums are taken mod 2^32, as the scheme says.
+    return (_fmix32(shingles).reshape(-1, 1) * a + b).min(axis=0)
 
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
@@ -212,11 +228,7 @@ def fingerprint(*, title: str | None, text: str) -> Fingerprint:
     """Exact hash, MinHash signature and LSH band keys of an article's text."""
     words = _content_words(title=title, text=text)
     shingles = _shingle_hashes(words)
-    minhash = _minhash_class()(
-        num_perm=NUM_PERM, seed=_SEED, permutations=_permutations(), scheme="affine32", hashfunc=int
-    )
-    minhash.update_batch(shingles.tolist())
-    signature = minhash.hashvalues.astype(_SIGNATURE_DTYPE)
+    signature = _minhash(shingles).astype(_SIGNATURE_DTYPE)
     return Fingerprint(
         exact_hash=hashlib.sha256(" ".join(words).encode()).hexdigest(),
         signature=signature.tobytes(),
