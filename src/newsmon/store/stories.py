@@ -58,10 +58,11 @@ def _candidate_statement(dialect: str) -> sa.Select[Any]:
     one statement on both engines, around the nearest articles of each key (`_nearest`)."""
     features, article = table_of(StoryFeatureRow), table_of(Article)
     # The features as the JSON text stored, parsed by `_parsed_features` (cached by that text).
-    if dialect == "postgresql":
-        text = sa.cast(features.c.features, sa.Text)
-    else:
-        text = sa.type_coerce(features.c.features, sa.Text)
+    text: sa.ColumnElement[str] = (
+        sa.cast(features.c.features, sa.Text)
+        if dialect == "postgresql"
+        else sa.type_coerce(features.c.features, sa.Text)
+    )
     return (
         sa.select(
             features.c.article_id,
