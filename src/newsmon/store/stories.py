@@ -1,5 +1,5 @@
-"""Stories in the database: the candidate lookup, assignment, merges (the decision is pure:
-newsmon.stories.assign).
+"""Stories in the database: assignment, merges, update messages (the decision is pure:
+newsmon.stories.assign; the candidate lookup is store/story_candidates.py).
 
 Called from the store's batch path (`store.articles.store_articles`) for each article it
 inserts, inside the same transaction and, on PostgreSQL, under the same advisory lock as cluster
@@ -9,15 +9,12 @@ and an article already stored (re-run, retry) is never assigned again.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from newsmon.config.models import StoryUpdates
@@ -30,17 +27,15 @@ from newsmon.store.models import (
     StoryFeatureRow,
     StoryKey,
     StoryMerge,
-    UTCDateTime,
     table_of,
 )
-from newsmon.stories.assign import WINDOW, StoryCandidate, decide_story
+
+# Re-exported (`as`): benchmarks/story_lookup.py knows the lookup by this module.
+from newsmon.store.story_candidates import PER_KEY_EACH_SIDE as PER_KEY_EACH_SIDE
+from newsmon.store.story_candidates import story_candidates as story_candidates
+from newsmon.stories.assign import decide_story
 from newsmon.stories.features import StoryFeatures
 from newsmon.stories.updates import update_reason
-
-# Earlier articles compared per lookup, per index key: the nearest in time on either side. Bounds
-# the work when a key (ISIS, a busy province) is named by thousands of articles in the window;
-# articles of one story are close in time, and its rarer keys (a town) still reach further back.
-PER_KEY_EACH_SIDE = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,123 +45,6 @@ class StoryAssignment:
     story_id: int
     new: bool
     merged: tuple[int, ...] = ()
-
-
-@functools.cache
-def _candidate_statement(dialect: str) -> sa.Select[Any]:
-    """Articles sharing an index key with the new one within the window, with features and story:
-    one statement on both engines, around the nearest articles of each key (`_nearest`)."""
-    features, article = table_of(StoryFeatureRow), table_of(Article)
-    # The features as the JSON text stored, parsed by `_parsed_features` (cached by that text).
-    text: sa.ColumnElement[str] = (
-        sa.cast(features.c.features, sa.Text)
-        if dialect == "postgresql"
-        else sa.type_coerce(features.c.features, sa.Text)
-    )
-    return (
-        sa.select(
-            features.c.article_id,
-            text.label("features"),
-            features.c.seen_at,
-            article.c.story_id,
-        )
-        .join(article, article.c.id == features.c.article_id)
-        .where(features.c.article_id.in_(_nearest(dialect)))
-        .where(article.c.story_id.is_not(None))
-    )
-
-
-def _nearest(dialect: str) -> sa.Select[Any]:
-    """Ids of the articles named by the keys (`keys`) nearest in time to `seen`, in [lo, hi].
-
-    PostgreSQL: per key, the PER_KEY_EACH_SIDE nearest articles before and after, two index range
-    scans of story_key's primary key (key, seen_at, article_id) each. SQLite (one machine, a
-    smaller archive) takes the `limit` nearest overall.
-    """
-    if dialect == "postgresql":
-        near = (
-            sa.text(
-                """
-            SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)
-            CROSS JOIN LATERAL (
-              (SELECT article_id FROM story_key
-                WHERE key = k.key AND seen_at >= :seen AND seen_at <= :hi
-                ORDER BY seen_at ASC LIMIT :per_side)
-              UNION ALL
-              (SELECT article_id FROM story_key
-                WHERE key = k.key AND seen_at < :seen AND seen_at >= :lo
-                ORDER BY seen_at DESC LIMIT :per_side)
-            ) AS n
-            """
-            )
-            .bindparams(
-                sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)),
-                sa.bindparam("seen", type_=UTCDateTime()),
-                sa.bindparam("lo", type_=UTCDateTime()),
-                sa.bindparam("hi", type_=UTCDateTime()),
-            )
-            .columns(article_id=sa.Integer)
-            .subquery("near")
-        )
-        return sa.select(near.c.article_id)
-    key = table_of(StoryKey)
-    lo = sa.bindparam("lo", type_=key.c.seen_at.type)
-    hi = sa.bindparam("hi", type_=key.c.seen_at.type)
-    seen = sa.bindparam("seen", type_=key.c.seen_at.type)
-    nearest = (
-        sa.select(key.c.article_id)
-        .where(
-            key.c.key.in_(sa.bindparam("keys", expanding=True)),
-            key.c.seen_at >= lo,
-            key.c.seen_at <= hi,
-        )
-        .order_by(sa.func.abs(sa.func.julianday(key.c.seen_at) - sa.func.julianday(seen)))
-        .limit(sa.bindparam("limit"))
-    ).subquery()
-    return sa.select(nearest.c.article_id)
-
-
-@functools.lru_cache(maxsize=8192)
-def _parsed_features(text: str) -> StoryFeatures:
-    """Stored features from their JSON text, cached by the text (a pure function of it).
-
-    An article is a candidate of every later article naming its keys in the window (~100 per
-    lookup on run.py's full archive): parsing the same JSON again for each took a quarter of
-    the store's time. Keyed by the text, not the article id, so a rolled-back batch whose ids
-    are reused, or another database in the same process, cannot be served stale features.
-    Candidates share the parsed object: `decide_story` only reads it.
-    """
-    return StoryFeatures.from_json(json.loads(text))
-
-
-def story_candidates(
-    session: Session, features: StoryFeatures, seen_at: datetime
-) -> list[StoryCandidate]:
-    """Stored articles that share an index key with `features` within the story window."""
-    keys = features.index_keys()
-    if not keys:
-        return []
-    dialect = session.get_bind().dialect.name
-    rows = session.connection().execute(
-        _candidate_statement(dialect),
-        {
-            "keys": keys,
-            "lo": seen_at - WINDOW,
-            "hi": seen_at + WINDOW,
-            "seen": seen_at,
-            "per_side": PER_KEY_EACH_SIDE,
-            "limit": 2 * PER_KEY_EACH_SIDE * len(keys),
-        },
-    )
-    return [
-        StoryCandidate(
-            article_id=row.article_id,
-            story_id=row.story_id,
-            features=_parsed_features(row.features),
-            seen_at=row.seen_at,
-        )
-        for row in rows
-    ]
 
 
 def assign_story(
