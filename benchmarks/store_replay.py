@@ -185,10 +185,10 @@ def main() -> int:
         f"{cpu / stored * 1000:.2f} ms/article (first tenth of batches "
         f"{sum(per_batch[:tenth]) / tenth:.2f}, last tenth {sum(per_batch[-tenth:]) / tenth:.2f})"
     )
-    for table, value in found.items():
-        print(f"  {table:16} {value}")
     if args.dump:
         args.dump.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
+    for table, value in found.items():
+        print(f"  {table:16} {value}")
     if profile:
         pstats.Stats(profile, stream=sys.stdout).sort_stats(
             os.environ.get("REPLAY_SORT", "tottime")
