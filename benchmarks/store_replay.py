@@ -189,6 +189,8 @@ def main() -> int:
         args.dump.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
     for table, value in found.items():
         print(f"  {table:16} {value}")
+    if profile and os.environ.get("REPLAY_PROFILE_OUT"):
+        profile.dump_stats(os.environ["REPLAY_PROFILE_OUT"])
     if profile:
         pstats.Stats(profile, stream=sys.stdout).sort_stats(
             os.environ.get("REPLAY_SORT", "tottime")
