@@ -9,6 +9,7 @@ and an article already stored (re-run, retry) is never assigned again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,48 +59,71 @@ def assign_story(
 ) -> StoryAssignment:
     """Put a just-inserted article in a story: its copy cluster's, or one its features link it to."""
     connection = session.connection()
-    article = table_of(Article)
     if cluster_id is not None:
         # A copy belongs where its cluster is; it adds no features (its text is the original's).
         story_id = connection.execute(
-            sa.select(article.c.story_id).where(article.c.id == cluster_id)
+            _statements().story_of, {"article_id": cluster_id}
         ).scalar_one_or_none()
         new = story_id is None
         if story_id is None:  # the cluster began before stories existed: it becomes one
             story_id = cluster_id
-            connection.execute(sa.insert(table_of(Story)).values(id=story_id, created_at=now))
-            _set_story(session, (cluster_id,), story_id)
-        _set_story(session, (article_id,), story_id)
+            connection.execute(_statements().new_story, {"id": story_id, "created_at": now})
+            _set_story(session, cluster_id, story_id)
+        _set_story(session, article_id, story_id)
         return StoryAssignment(story_id, new)
     decision = decide_story(features, seen_at, story_candidates(session, features, seen_at))
     if decision.story_id is None:
         story_id, new = article_id, True
-        connection.execute(sa.insert(table_of(Story)).values(id=story_id, created_at=now))
+        connection.execute(_statements().new_story, {"id": story_id, "created_at": now})
     else:
         story_id, new = decision.story_id, False
-    _set_story(session, (article_id,), story_id)
+    _set_story(session, article_id, story_id)
     for loser in decision.merge:
         merge_story(
             session, loser, into=story_id, article_id=article_id, score=decision.score, now=now
         )
     connection.execute(
-        sa.insert(table_of(StoryFeatureRow)).values(
-            article_id=article_id, seen_at=seen_at, features=features.to_json()
-        )
+        _statements().features,
+        {"article_id": article_id, "seen_at": seen_at, "features": features.to_json()},
     )
     keys = list(dict.fromkeys(features.index_keys()))
     if keys:
         connection.execute(
-            sa.insert(table_of(StoryKey)),
+            _statements().keys,
             [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
         )
     return StoryAssignment(story_id, new, decision.merge)
 
 
-def _set_story(session: Session, article_ids: Sequence[int], story_id: int) -> None:
-    article = table_of(Article)
+def _set_story(session: Session, article_id: int, story_id: int) -> None:
     session.connection().execute(
-        sa.update(article).where(article.c.id.in_(article_ids)).values(story_id=story_id)
+        _statements().set_story, {"article": article_id, "story": story_id}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """assign_story's statements, built once: building one per article (and its cache key) cost
+    more than SQLite took to run it (benchmarks/store_replay.py --profile)."""
+
+    story_of: sa.Select[Any]
+    new_story: sa.Insert
+    set_story: sa.Update
+    features: sa.Insert
+    keys: sa.Insert
+
+
+@functools.cache
+def _statements() -> _Statements:
+    article = table_of(Article)
+    return _Statements(
+        story_of=sa.select(article.c.story_id).where(article.c.id == sa.bindparam("article_id")),
+        new_story=sa.insert(table_of(Story)),
+        set_story=sa.update(article)
+        .where(article.c.id == sa.bindparam("article"))
+        .values(story_id=sa.bindparam("story")),
+        features=sa.insert(table_of(StoryFeatureRow)),
+        keys=sa.insert(table_of(StoryKey)),
     )
 
 
