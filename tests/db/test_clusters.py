@@ -30,7 +30,7 @@ from newsmon.records import ArticleDraft
 from newsmon.store.archive import iter_articles, iter_clusters
 from newsmon.store.articles import StoreOutcome, store_articles
 from newsmon.store.clusters import list_clusters, story_clusters
-from newsmon.store.models import Alert, AlertDelivery
+from newsmon.store.models import Alert, AlertDelivery, ArticleBand
 from newsmon.store.outbox import pending_deliveries, record_delivery
 from tests.factories import NOW, OTHER_TEXT, WIRE_TEXT, draft, make_config, ready
 
@@ -260,6 +260,28 @@ def test_within_a_batch_the_first_given_heads_the_cluster(engine: Engine) -> Non
         stored["https://wire.example/a1"]["duplicate_of"]
         == stored["https://herald.example/b"]["id"]
     )
+
+
+def test_within_a_batch_a_near_copy_finds_an_earlier_article_by_its_band_keys(
+    engine: Engine,
+) -> None:
+    """The batch's band keys are written after its last article: a near copy (not the same
+    words, so not found by the exact hash) must still find the original stored before it in the
+    same batch, and a copy of that copy joins the same cluster."""
+    followed = WIRE_TEXT + "\nFollow us on Telegram for breaking news."
+    shared = WIRE_TEXT + "\nShare this article with your friends."
+    outcome = store(
+        engine,
+        draft("wire", "https://wire.example/a1"),
+        draft("monitor", "https://monitor.example/followed", followed),
+        draft("herald", "https://herald.example/shared", shared),
+    )
+    assert outcome.duplicates == 2
+    stored = articles(engine)
+    original = stored["https://wire.example/a1"]["id"]
+    assert stored["https://monitor.example/followed"]["duplicate_of"] == original
+    assert stored["https://herald.example/shared"]["duplicate_of"] == original
+    assert count(engine, ArticleBand) == 40 * 3
 
 
 def test_threshold_setting_decides_what_counts_as_a_copy(engine: Engine) -> None:

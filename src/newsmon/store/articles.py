@@ -26,7 +26,7 @@ from newsmon.store.dialect import no_nul
 from newsmon.store.models import Article, ArticleBand, ArticleTopic, QueuedEntry, table_of
 from newsmon.store.outbox import raise_alert
 from newsmon.store.stories import assign_story, story_updates
-from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, choose_cluster
+from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, Candidate, choose_cluster
 from newsmon.stories.features import story_features
 from newsmon.stories.gazetteer import packaged_gazetteer
 
@@ -83,15 +83,24 @@ def store_articles(
     outcome = StoreOutcome()
     stored_ids: list[int] = []
     alert_ids: list[int] = []
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLUSTER_LOCK_KEY)))
+    # Rows written once for the whole batch, after its last article (one statement each instead
+    # of one per article): nothing the batch reads depends on them, except the band keys, which
+    # `batch_bands` stands in for until then.
+    bands: list[tuple[int, list[int]]] = []
+    topics: list[dict[str, Any]] = []
+    batch_bands = _BatchBands()
     for ready in articles:
         draft, fp = ready.draft, ready.fingerprint
         # Its copy cluster: the store reads the stored articles it may copy (a shared band key or
         # the exact hash), the pure decision picks one (None: it starts a cluster). An empty
         # fingerprint (no words) would "match" every other empty page by its hash: not looked up.
         candidates = (
-            copy_candidates(session, fp.exact_hash, fp.band_keys) if fp.shingle_count else []
+            batch_bands.add_to(copy_candidates(session, fp.exact_hash, fp.band_keys), fp.band_keys)
+            if fp.shingle_count
+            else []
         )
         cluster = choose_cluster(fp, candidates, threshold=near_duplicate_threshold)
         row = no_nul(
@@ -113,8 +122,6 @@ def store_articles(
         )
         connection = session.connection()
         inserted = connection.execute(_article_upsert(tuple(row)), row).scalar_one_or_none()
-        # Stored now or before: either way the entry leaves the queue.
-        connection.execute(_dequeue_statement(), {"url": draft.url})
         if inserted is None:
             outcome.count(draft.source, already_stored=1)
             continue
@@ -122,22 +129,19 @@ def store_articles(
         stored_ids.append(article_id)
         outcome.count(draft.source, stored=1, duplicates=int(cluster is not None))
         if fp.band_keys:
-            # A cached statement: a 40-row VALUES statement built for each article took ~2 ms to
-            # compile, more than the rest of the insert (benchmarks/dedup_lookup.py, "store ms/art").
             keys = list(dict.fromkeys(fp.band_keys))
-            dialect = session.get_bind().dialect.name
-            session.connection().execute(
-                _band_insert(dialect),
-                {"band_keys": keys, "article_id": article_id}
-                if dialect == "postgresql"
-                else [{"band_key": key, "article_id": article_id} for key in keys],
+            bands.append((article_id, keys))
+            batch_bands.remember(
+                keys,
+                Candidate(
+                    article_id=article_id,
+                    cluster_id=cluster if cluster is not None else article_id,
+                    signature=row["signature"],
+                    exact_hash=row["exact_hash"],
+                ),
             )
-        if ready.topics:
-            # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
-            connection.execute(
-                sa.insert(table_of(ArticleTopic)),
-                [{"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics)],
-            )
+        # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
+        topics.extend({"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics))
         cluster_id = cluster if cluster is not None else article_id
         story = assign_story(
             session,
@@ -175,9 +179,67 @@ def store_articles(
                 if update is not None:
                     outcome.count(draft.source, alerts=1)
                     alert_ids.append(update)
+    _write_batch_rows(session, dialect, [ready.draft.url for ready in articles], bands, topics)
     outcome.stored_ids = tuple(stored_ids)
     outcome.alert_ids = tuple(alert_ids)
     return outcome
+
+
+class _BatchBands:
+    """The band keys of the batch's articles stored so far, not yet in article_band: a later
+    article of the batch finds them here as it would find them there (a shared key)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[int, list[Candidate]] = {}
+
+    def remember(self, keys: Sequence[int], candidate: Candidate) -> None:
+        for key in keys:
+            self._by_key.setdefault(key, []).append(candidate)
+
+    def add_to(self, stored: list[Candidate], keys: Sequence[int]) -> list[Candidate]:
+        """`stored` (read from the database) with the batch's articles sharing a key, each once
+        (an article of the batch may already be there, found by its exact hash)."""
+        seen = {candidate.article_id for candidate in stored}
+        for key in keys:
+            for candidate in self._by_key.get(key, ()):
+                if candidate.article_id not in seen:
+                    seen.add(candidate.article_id)
+                    stored.append(candidate)
+        return stored
+
+
+def _write_batch_rows(
+    session: Session,
+    dialect: str,
+    urls: list[str],
+    bands: list[tuple[int, list[int]]],
+    topics: list[dict[str, Any]],
+) -> None:
+    """The batch's rows that nothing in it reads back: queue removals, band keys, topic tags."""
+    connection = session.connection()
+    # Stored now or before: either way the entries leave the queue.
+    if urls:
+        connection.execute(_dequeue_statement(), [{"url": url} for url in urls])
+    if bands:
+        # A cached statement: a 40-row VALUES statement built for each article took ~2 ms to
+        # compile, more than the rest of the insert (benchmarks/dedup_lookup.py, "store ms/art").
+        # Plain INSERTs: the articles were inserted just now, their keys are distinct.
+        if dialect == "postgresql":
+            connection.execute(
+                _band_insert(dialect),
+                [{"band_keys": keys, "article_id": article_id} for article_id, keys in bands],
+            )
+        else:
+            connection.execute(
+                _band_insert(dialect),
+                [
+                    {"band_key": key, "article_id": article_id}
+                    for article_id, keys in bands
+                    for key in keys
+                ],
+            )
+    if topics:
+        connection.execute(sa.insert(table_of(ArticleTopic)), topics)
 
 
 @functools.cache

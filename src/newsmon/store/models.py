@@ -66,6 +66,10 @@ class Article(SQLModel, table=True):
     """One article per canonical URL; `duplicate_of` points at its story cluster's earliest article."""
 
     __tablename__ = "article"
+    # A story's languages and outlets, read for each article joining a story alerted on with
+    # updates (store/stories.py story_carriers), come from this index alone: in the table they
+    # sit after the text, on its overflow pages. It serves every other story_id lookup too.
+    __table_args__ = (sa.Index("ix_article_story_carriers", "story_id", "language", "source"),)
 
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(index=True)  # as linked from the feed
@@ -83,7 +87,7 @@ class Article(SQLModel, table=True):
     fetched_at: datetime = _ts(nullable=False, index=True)
     # The story (newsmon.stories) the article belongs to: the id of the story's first article.
     # Null only for articles stored before stories existed.
-    story_id: int | None = Field(default=None, index=True)
+    story_id: int | None = None  # indexed by ix_article_story_carriers
 
 
 class ArticleTopic(SQLModel, table=True):

@@ -1,5 +1,5 @@
-"""Stories in the database: the candidate lookup, assignment, merges (the decision is pure:
-newsmon.stories.assign).
+"""Stories in the database: assignment, merges, update messages (the decision is pure:
+newsmon.stories.assign; the candidate lookup is store/story_candidates.py).
 
 Called from the store's batch path (`store.articles.store_articles`) for each article it
 inserts, inside the same transaction and, on PostgreSQL, under the same advisory lock as cluster
@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from newsmon.config.models import StoryUpdates
@@ -29,17 +28,15 @@ from newsmon.store.models import (
     StoryFeatureRow,
     StoryKey,
     StoryMerge,
-    UTCDateTime,
     table_of,
 )
-from newsmon.stories.assign import WINDOW, StoryCandidate, decide_story
+
+# Re-exported (`as`): benchmarks/story_lookup.py knows the lookup by this module.
+from newsmon.store.story_candidates import PER_KEY_EACH_SIDE as PER_KEY_EACH_SIDE
+from newsmon.store.story_candidates import story_candidates as story_candidates
+from newsmon.stories.assign import decide_story
 from newsmon.stories.features import StoryFeatures
 from newsmon.stories.updates import update_reason
-
-# Earlier articles compared per lookup, per index key: the nearest in time on either side. Bounds
-# the work when a key (ISIS, a busy province) is named by thousands of articles in the window;
-# articles of one story are close in time, and its rarer keys (a town) still reach further back.
-PER_KEY_EACH_SIDE = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,101 +46,6 @@ class StoryAssignment:
     story_id: int
     new: bool
     merged: tuple[int, ...] = ()
-
-
-@functools.cache
-def _candidate_statement(dialect: str) -> sa.Select[Any]:
-    """Articles sharing an index key with the new one within the window, with features and story:
-    one statement on both engines, around the nearest articles of each key (`_nearest`)."""
-    features, article = table_of(StoryFeatureRow), table_of(Article)
-    return (
-        sa.select(
-            features.c.article_id, features.c.features, features.c.seen_at, article.c.story_id
-        )
-        .join(article, article.c.id == features.c.article_id)
-        .where(features.c.article_id.in_(_nearest(dialect)))
-        .where(article.c.story_id.is_not(None))
-    )
-
-
-def _nearest(dialect: str) -> sa.Select[Any]:
-    """Ids of the articles named by the keys (`keys`) nearest in time to `seen`, in [lo, hi].
-
-    PostgreSQL: per key, the PER_KEY_EACH_SIDE nearest articles before and after, two index range
-    scans of story_key's primary key (key, seen_at, article_id) each. SQLite (one machine, a
-    smaller archive) takes the `limit` nearest overall.
-    """
-    if dialect == "postgresql":
-        near = (
-            sa.text(
-                """
-            SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)
-            CROSS JOIN LATERAL (
-              (SELECT article_id FROM story_key
-                WHERE key = k.key AND seen_at >= :seen AND seen_at <= :hi
-                ORDER BY seen_at ASC LIMIT :per_side)
-              UNION ALL
-              (SELECT article_id FROM story_key
-                WHERE key = k.key AND seen_at < :seen AND seen_at >= :lo
-                ORDER BY seen_at DESC LIMIT :per_side)
-            ) AS n
-            """
-            )
-            .bindparams(
-                sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)),
-                sa.bindparam("seen", type_=UTCDateTime()),
-                sa.bindparam("lo", type_=UTCDateTime()),
-                sa.bindparam("hi", type_=UTCDateTime()),
-            )
-            .columns(article_id=sa.Integer)
-            .subquery("near")
-        )
-        return sa.select(near.c.article_id)
-    key = table_of(StoryKey)
-    lo = sa.bindparam("lo", type_=key.c.seen_at.type)
-    hi = sa.bindparam("hi", type_=key.c.seen_at.type)
-    seen = sa.bindparam("seen", type_=key.c.seen_at.type)
-    nearest = (
-        sa.select(key.c.article_id)
-        .where(
-            key.c.key.in_(sa.bindparam("keys", expanding=True)),
-            key.c.seen_at >= lo,
-            key.c.seen_at <= hi,
-        )
-        .order_by(sa.func.abs(sa.func.julianday(key.c.seen_at) - sa.func.julianday(seen)))
-        .limit(sa.bindparam("limit"))
-    ).subquery()
-    return sa.select(nearest.c.article_id)
-
-
-def story_candidates(
-    session: Session, features: StoryFeatures, seen_at: datetime
-) -> list[StoryCandidate]:
-    """Stored articles that share an index key with `features` within the story window."""
-    keys = features.index_keys()
-    if not keys:
-        return []
-    dialect = session.get_bind().dialect.name
-    rows = session.connection().execute(
-        _candidate_statement(dialect),
-        {
-            "keys": keys,
-            "lo": seen_at - WINDOW,
-            "hi": seen_at + WINDOW,
-            "seen": seen_at,
-            "per_side": PER_KEY_EACH_SIDE,
-            "limit": 2 * PER_KEY_EACH_SIDE * len(keys),
-        },
-    )
-    return [
-        StoryCandidate(
-            article_id=row.article_id,
-            story_id=row.story_id,
-            features=StoryFeatures.from_json(row.features),
-            seen_at=row.seen_at,
-        )
-        for row in rows
-    ]
 
 
 def assign_story(
@@ -157,48 +59,71 @@ def assign_story(
 ) -> StoryAssignment:
     """Put a just-inserted article in a story: its copy cluster's, or one its features link it to."""
     connection = session.connection()
-    article = table_of(Article)
     if cluster_id is not None:
         # A copy belongs where its cluster is; it adds no features (its text is the original's).
         story_id = connection.execute(
-            sa.select(article.c.story_id).where(article.c.id == cluster_id)
+            _statements().story_of, {"article_id": cluster_id}
         ).scalar_one_or_none()
         new = story_id is None
         if story_id is None:  # the cluster began before stories existed: it becomes one
             story_id = cluster_id
-            connection.execute(sa.insert(table_of(Story)).values(id=story_id, created_at=now))
-            _set_story(session, (cluster_id,), story_id)
-        _set_story(session, (article_id,), story_id)
+            connection.execute(_statements().new_story, {"id": story_id, "created_at": now})
+            _set_story(session, cluster_id, story_id)
+        _set_story(session, article_id, story_id)
         return StoryAssignment(story_id, new)
     decision = decide_story(features, seen_at, story_candidates(session, features, seen_at))
     if decision.story_id is None:
         story_id, new = article_id, True
-        connection.execute(sa.insert(table_of(Story)).values(id=story_id, created_at=now))
+        connection.execute(_statements().new_story, {"id": story_id, "created_at": now})
     else:
         story_id, new = decision.story_id, False
-    _set_story(session, (article_id,), story_id)
+    _set_story(session, article_id, story_id)
     for loser in decision.merge:
         merge_story(
             session, loser, into=story_id, article_id=article_id, score=decision.score, now=now
         )
     connection.execute(
-        sa.insert(table_of(StoryFeatureRow)).values(
-            article_id=article_id, seen_at=seen_at, features=features.to_json()
-        )
+        _statements().features,
+        {"article_id": article_id, "seen_at": seen_at, "features": features.to_json()},
     )
     keys = list(dict.fromkeys(features.index_keys()))
     if keys:
         connection.execute(
-            sa.insert(table_of(StoryKey)),
+            _statements().keys,
             [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
         )
     return StoryAssignment(story_id, new, decision.merge)
 
 
-def _set_story(session: Session, article_ids: Sequence[int], story_id: int) -> None:
-    article = table_of(Article)
+def _set_story(session: Session, article_id: int, story_id: int) -> None:
     session.connection().execute(
-        sa.update(article).where(article.c.id.in_(article_ids)).values(story_id=story_id)
+        _statements().set_story, {"article": article_id, "story": story_id}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """assign_story's statements, built once: building one per article (and its cache key) cost
+    more than SQLite took to run it (benchmarks/store_replay.py --profile)."""
+
+    story_of: sa.Select[Any]
+    new_story: sa.Insert
+    set_story: sa.Update
+    features: sa.Insert
+    keys: sa.Insert
+
+
+@functools.cache
+def _statements() -> _Statements:
+    article = table_of(Article)
+    return _Statements(
+        story_of=sa.select(article.c.story_id).where(article.c.id == sa.bindparam("article_id")),
+        new_story=sa.insert(table_of(Story)),
+        set_story=sa.update(article)
+        .where(article.c.id == sa.bindparam("article"))
+        .values(story_id=sa.bindparam("story")),
+        features=sa.insert(table_of(StoryFeatureRow)),
+        keys=sa.insert(table_of(StoryKey)),
     )
 
 
@@ -227,16 +152,18 @@ def story_carriers(
 ) -> tuple[set[str], set[str], int]:
     """(languages, outlets, article count) of a story's articles other than `excluding`."""
     article = table_of(Article)
+    # Grouped in the database: a story can hold thousands of articles, and reading each row
+    # into Python for every article joining it made update checks most of the store's time.
     rows = session.connection().execute(
-        sa.select(article.c.language, article.c.source).where(
-            article.c.story_id == story_id, article.c.id != excluding
-        )
+        sa.select(article.c.language, article.c.source, sa.func.count())
+        .where(article.c.story_id == story_id, article.c.id != excluding)
+        .group_by(article.c.language, article.c.source)
     )
     languages: set[str] = set()
     outlets: set[str] = set()
     count = 0
-    for language, source in rows:
-        count += 1
+    for language, source, articles in rows:
+        count += int(articles)
         outlets.add(source)
         if language:
             languages.add(language)
@@ -327,14 +254,18 @@ def story_updates(
     wanted = {rule: policy for rule, policy in policies.items() if policy is not None}
     if not wanted:
         return []
+    # The alert state first (two indexed reads per rule): the carriers read the story's every
+    # article, and most stories an article joins have no alert of these rules to update.
+    states = {rule: story_alert_state(session, rule, story.story_id) for rule in sorted(wanted)}
+    if not any(alerted for alerted, _ in states.values()):
+        return []
     languages, outlets, count = story_carriers(session, story.story_id, excluding=article_id)
     found = []
-    for rule, policy in sorted(wanted.items()):
-        alerted, sent = story_alert_state(session, rule, story.story_id)
+    for rule, (alerted, sent) in states.items():
         if not alerted:
             continue
         reason = update_reason(
-            policy,
+            wanted[rule],
             languages=languages,
             outlets=outlets,
             articles=count,

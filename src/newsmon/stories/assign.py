@@ -81,8 +81,10 @@ def places_conflict(a: StoryFeatures, b: StoryFeatures) -> bool:
 
 def _anchored(a: StoryFeatures, b: StoryFeatures, *, same_language: bool) -> bool:
     """Whether a's headline names something b names (entities, numbers; terms in one language)."""
-    named = set(b.entities) | b.terms if same_language else set(b.entities)
-    return not a.headline.isdisjoint(named)
+    # Without building the union of b's names: this runs for every candidate of every lookup.
+    if not a.headline.isdisjoint(b.entities):
+        return True
+    return same_language and not a.headline.isdisjoint(b.terms)
 
 
 def _corroborated(a: StoryFeatures, b: StoryFeatures) -> bool:
