@@ -33,7 +33,11 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from newsmon.app.commands.preflight import PREFECT_SERVER_TUNING
+from newsmon.app.commands import preflight
+
+# As newsmon's commands set them for Prefect's temporary API; none for a checkout from before
+# they existed (polling.py runs another checkout's code for before/after figures).
+PREFECT_SERVER_TUNING: dict[str, str] = getattr(preflight, "PREFECT_SERVER_TUNING", {})
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,7 +193,6 @@ def bench_environment(database_url: str, **settings: str) -> dict[str, str]:
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
         # A loaded machine can take longer than the default 20 s to start the temporary API.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        # As newsmon's commands set them for Prefect's temporary API (app/commands/preflight.py).
         **PREFECT_SERVER_TUNING,
         **settings,
     }
