@@ -50,6 +50,23 @@ def mixed_feed(a: StaticSite, b: StaticSite) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
+def mixed_backfill(
+    sites: tuple[StaticSite, StaticSite], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Path, str]:
+    """The mixed feed on host A, a backfill config of it and a new database `name` (batches of
+    two, loopback allowed, no politeness wait): (config directory, database URL)."""
+    a, b = sites
+    a.route("/mixed/feed.xml", mixed_feed(a, b), content_type="application/rss+xml")
+    config = write_backfill_config(tmp_path / "config", a, sources=("mixed",))
+    database = f"sqlite:///{tmp_path / name}"
+    upgrade(make_engine(database))
+    monkeypatch.setenv("NEWSMON_DATABASE_URL", database)
+    monkeypatch.setenv("NEWSMON_ALLOW_PRIVATE_HOSTS", "true")
+    monkeypatch.setenv("NEWSMON_HOST_RPS", "1000")
+    monkeypatch.setenv("NEWSMON_BATCH_SIZE", "2")
+    return config, database
+
+
 def test_backfill_batches_spread_over_hosts_and_earliest_first(
     prefect_harness: None,
     sites: tuple[StaticSite, StaticSite],
@@ -59,15 +76,8 @@ def test_backfill_batches_spread_over_hosts_and_earliest_first(
     from newsmon.flows.backfill import backfill
 
     a, b = sites
-    a.route("/mixed/feed.xml", mixed_feed(a, b), content_type="application/rss+xml")
-    config = write_backfill_config(tmp_path / "config", a, sources=("mixed",))
-    database = f"sqlite:///{tmp_path / 'pipeline.db'}"
+    config, database = mixed_backfill(sites, tmp_path, monkeypatch, "pipeline.db")
     engine = make_engine(database)
-    upgrade(engine)
-    monkeypatch.setenv("NEWSMON_DATABASE_URL", database)
-    monkeypatch.setenv("NEWSMON_ALLOW_PRIVATE_HOSTS", "true")
-    monkeypatch.setenv("NEWSMON_HOST_RPS", "1000")
-    monkeypatch.setenv("NEWSMON_BATCH_SIZE", "2")
 
     state = backfill(since=SINCE, until=UNTIL, config_dir=str(config), return_state=True)
     result = state.result(raise_on_failure=False)
@@ -117,15 +127,7 @@ def test_a_backfill_batch_that_fails_is_an_error_line_and_the_run_goes_on(
             return self.inner.extract(pages, hints)
 
     monkeypatch.setattr(pages_task, "extractor", lambda settings: Failing(real_extractor(settings)))
-    a, b = sites
-    a.route("/mixed/feed.xml", mixed_feed(a, b), content_type="application/rss+xml")
-    config = write_backfill_config(tmp_path / "config", a, sources=("mixed",))
-    database = f"sqlite:///{tmp_path / 'failing.db'}"
-    upgrade(make_engine(database))
-    monkeypatch.setenv("NEWSMON_DATABASE_URL", database)
-    monkeypatch.setenv("NEWSMON_ALLOW_PRIVATE_HOSTS", "true")
-    monkeypatch.setenv("NEWSMON_HOST_RPS", "1000")
-    monkeypatch.setenv("NEWSMON_BATCH_SIZE", "2")
+    config, _ = mixed_backfill(sites, tmp_path, monkeypatch, "failing.db")
 
     until = date(2026, 11, 20)  # takes in Wadi Horan (19 November)
     state = backfill(since=SINCE, until=until, config_dir=str(config), return_state=True)
@@ -160,15 +162,7 @@ def test_no_page_html_outlives_its_batch(
     from newsmon.flows.backfill import backfill
     from newsmon.records import Page
 
-    a, b = sites
-    a.route("/mixed/feed.xml", mixed_feed(a, b), content_type="application/rss+xml")
-    config = write_backfill_config(tmp_path / "config", a, sources=("mixed",))
-    database = f"sqlite:///{tmp_path / 'held.db'}"
-    upgrade(make_engine(database))
-    monkeypatch.setenv("NEWSMON_DATABASE_URL", database)
-    monkeypatch.setenv("NEWSMON_ALLOW_PRIVATE_HOSTS", "true")
-    monkeypatch.setenv("NEWSMON_HOST_RPS", "1000")
-    monkeypatch.setenv("NEWSMON_BATCH_SIZE", "2")
+    config, _ = mixed_backfill(sites, tmp_path, monkeypatch, "held.db")
 
     gc.collect()
     gc.disable()
