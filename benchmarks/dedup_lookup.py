@@ -109,14 +109,6 @@ _BAND_WEIGHTS = np.array(
 _BAND_SALT = np.uint64(0x27D4EB2F165667C5)
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
-
-
 def band_keys(signatures: np.ndarray) -> np.ndarray:
     """(n, BANDS) signed 64-bit band keys of (n, NUM_PERM) signatures, band index in the top bits."""
     n = len(signatures)
@@ -124,7 +116,7 @@ def band_keys(signatures: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         mixed = (rows.astype(np.uint64) * _BAND_WEIGHTS).sum(axis=2, dtype=np.uint64)
         mixed += np.arange(dedup.BANDS, dtype=np.uint64) * _BAND_SALT
-        hashed = _fmix64(mixed)
+        hashed = dedup._fmix64(mixed)
     band = np.arange(dedup.BANDS, dtype=np.uint64) << np.uint64(58)
     return ((hashed >> np.uint64(6)) | band).view(np.int64)
 
