@@ -47,19 +47,11 @@ from newsmon.tasks.backfill import (
     record_units,
     retag_articles,
 )
-from newsmon.tasks.runtime import (
-    end_runs_without_heartbeat_wait,
-    engine_for,
-    freeze_imported_objects,
-    tie_ephemeral_api_server,
-)
+from newsmon.tasks.runtime import engine_for, prepare_flow_process
 from newsmon.tasks.store import deliver_pending_alerts
 
-# `newsmon backfill` in ephemeral mode: Prefect's temporary API server dies with this process.
-tie_ephemeral_api_server()
-# As the ingest flow: no wait for the heartbeat thread at a run's end, import-time objects frozen.
-end_runs_without_heartbeat_wait()
-freeze_imported_objects()
+# After every import (it freezes the import-time objects): see prepare_flow_process.
+prepare_flow_process()
 
 
 def _run_name() -> str:

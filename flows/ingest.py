@@ -20,19 +20,11 @@ from newsmon.summary import RunSummary
 from newsmon.tasks.artifacts import publish_digest
 from newsmon.tasks.crashed_runs import claim_and_mark_crashed
 from newsmon.tasks.poll import poll_feeds, record_polls, select_due_sources
-from newsmon.tasks.runtime import (
-    end_runs_without_heartbeat_wait,
-    engine_for,
-    freeze_imported_objects,
-    tie_ephemeral_api_server,
-)
+from newsmon.tasks.runtime import engine_for, prepare_flow_process
 from newsmon.tasks.store import deliver_pending_alerts
 
-# `newsmon ingest` in ephemeral mode starts Prefect's temporary API server on its first flow call.
-tie_ephemeral_api_server()
-end_runs_without_heartbeat_wait()
-# Last, after every import: the flow's runs do not walk the imported objects at each collection.
-freeze_imported_objects()
+# After every import (it freezes the import-time objects): see prepare_flow_process.
+prepare_flow_process()
 
 
 def _mark_dead_runs_crashed(logger: Any) -> None:

@@ -63,6 +63,15 @@ def tie_ephemeral_api_server() -> None:
         prefect_server.subprocess = _WatchedSubprocess()  # type: ignore[assignment]
 
 
+def prepare_flow_process() -> None:
+    """What a process running newsmon's flows needs once, called by each flow module as its last
+    import-time step: the temporary API server tied to the process, runs that end without the
+    heartbeat wait, and (last, after every import) the import-time objects frozen."""
+    tie_ephemeral_api_server()
+    end_runs_without_heartbeat_wait()
+    freeze_imported_objects()
+
+
 def freeze_imported_objects() -> None:
     """Exempt what importing Prefect and newsmon made (millions of objects, there for the life of
     the process) from the cyclic garbage collector, for the flow runs to come.
