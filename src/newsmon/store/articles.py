@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from newsmon.config.models import StoryUpdates
 from newsmon.rules.prepare import ReadyArticle
 from newsmon.store.clusters import copy_candidates
-from newsmon.store.dialect import no_nul
+from newsmon.store.dialect import insert_on_conflict, no_nul
 from newsmon.store.models import Article, ArticleBand, ArticleTopic, QueuedEntry, table_of
 from newsmon.store.outbox import raise_alert
 from newsmon.store.stories import assign_story, story_updates
@@ -128,6 +128,7 @@ def store_articles(
         article_id = int(inserted)
         stored_ids.append(article_id)
         outcome.count(draft.source, stored=1, duplicates=int(cluster is not None))
+        cluster_id = cluster if cluster is not None else article_id
         if fp.band_keys:
             keys = list(dict.fromkeys(fp.band_keys))
             bands.append((article_id, keys))
@@ -135,14 +136,13 @@ def store_articles(
                 keys,
                 Candidate(
                     article_id=article_id,
-                    cluster_id=cluster if cluster is not None else article_id,
+                    cluster_id=cluster_id,
                     signature=row["signature"],
                     exact_hash=row["exact_hash"],
                 ),
             )
         # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
         topics.extend({"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics))
-        cluster_id = cluster if cluster is not None else article_id
         story = assign_story(
             session,
             article_id=article_id,
@@ -245,24 +245,12 @@ def _write_batch_rows(
 @functools.cache
 def _article_upsert(columns: tuple[str, ...]) -> sa.TextualSelect:
     """INSERT ... ON CONFLICT (canonical_url) DO NOTHING RETURNING id of these article columns,
-    one cached statement per column set (the row built in `store_articles` names them).
-
-    SQLAlchemy 2.0 compiles the dialects' ON CONFLICT constructs afresh on every execution (they
-    are not cacheable), which cost ~1 ms per article, a quarter of storing it. SQLite (3.35+) and
-    PostgreSQL accept the same upsert text; the bind parameters keep the columns' types, so
-    timestamps are written exactly as the ORM writes them.
-    """
-    table = table_of(Article)
-    names = ", ".join(columns)
-    values = ", ".join(f":{name}" for name in columns)
-    return (
-        sa.text(
-            f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
-            "ON CONFLICT (canonical_url) DO NOTHING RETURNING id"
-        )
-        .bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in columns))
-        .columns(id=sa.Integer)
+    one cached statement per column set (the row built in `store_articles` names them): the
+    dialects' ON CONFLICT constructs cost ~1 ms per article, a quarter of storing it."""
+    statement = insert_on_conflict(
+        table_of(Article), columns, "(canonical_url) DO NOTHING RETURNING id"
     )
+    return statement.columns(id=sa.Integer)
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """Plumbing shared by the store's modules: the engine's upsert, IN-list chunks, clean values.
 
 Both engines (SQLite and PostgreSQL) accept `INSERT ... ON CONFLICT`, but SQLAlchemy builds it
-per dialect: `insert` picks the right one for the session. Values read back through aggregates
+per dialect: `insert` picks the right one for the session, and `insert_on_conflict` is the same
+statement as cached text for the hot paths. Values read back through aggregates
 bypass the column types, so `as_utc` makes them aware UTC again; `iso` writes a time as exports
 and reports show it.
 """
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +28,22 @@ def insert(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def insert_on_conflict(table: sa.Table, columns: Sequence[str], conflict: str) -> sa.TextClause:
+    """`INSERT INTO table (columns) VALUES (:columns) ON CONFLICT <conflict>` as text, its bind
+    parameters typed as the table types its columns (timestamps and JSON written exactly as the
+    ORM writes them).
+
+    For statements run once per article: SQLAlchemy 2.0 compiles the dialects' ON CONFLICT
+    constructs (`insert`) afresh on every execution, ~1 ms each; text is compiled once and
+    cached by the caller. SQLite (3.35+) and PostgreSQL accept the same text.
+    """
+    names = ", ".join(columns)
+    values = ", ".join(f":{name}" for name in columns)
+    return sa.text(
+        f"INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT {conflict}"
+    ).bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in columns))
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

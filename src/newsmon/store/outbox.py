@@ -21,7 +21,7 @@ from sqlmodel import col
 from newsmon.alerts.pacing import ChannelHistory
 from newsmon.alerts.redaction import redact_url
 from newsmon.store.clusters import cluster_sources, story_clusters
-from newsmon.store.dialect import as_utc, chunks
+from newsmon.store.dialect import as_utc, chunks, insert_on_conflict
 from newsmon.store.models import Alert, AlertDelivery, AlertMessage, Article, table_of
 
 
@@ -73,26 +73,15 @@ def raise_alert(
     return int(alert_id)
 
 
-def _upsert_text(table: sa.Table, columns: Sequence[str], conflict: str) -> sa.TextClause:
-    """INSERT ... ON CONFLICT DO NOTHING of these columns, typed as the table types them.
-
-    Textual and cached: SQLAlchemy 2.0 compiles the dialects' ON CONFLICT constructs afresh on
-    every execution, which made raising an alert cost more than storing its article (~6 ms vs
-    ~3 ms per article with the demo's rules, benchmarks/store_replay.py). SQLite (3.35+) and
-    PostgreSQL accept the same text; the typed bind parameters write what the ORM wrote.
-    """
-    names = ", ".join(columns)
-    values = ", ".join(f":{name}" for name in columns)
-    return sa.text(
-        f"INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT {conflict}"
-    ).bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in columns))
-
-
 @functools.cache
 def _alert_upsert() -> sa.TextualSelect:
-    columns = ("rule", "cluster_id", "article_id", "matched", "created_at", "attempts")
-    statement = _upsert_text(
-        table_of(Alert), (*columns, "story_update"), "(rule, cluster_id) DO NOTHING RETURNING id"
+    # Cached text: raising an alert cost more than storing its article with the dialects'
+    # ON CONFLICT constructs (~6 ms vs ~3 ms per article, benchmarks/store_replay.py).
+    columns = (
+        "rule", "cluster_id", "article_id", "matched", "created_at", "attempts", "story_update"
+    )  # fmt: skip
+    statement = insert_on_conflict(
+        table_of(Alert), columns, "(rule, cluster_id) DO NOTHING RETURNING id"
     )
     return statement.columns(id=sa.Integer)
 
@@ -100,7 +89,7 @@ def _alert_upsert() -> sa.TextualSelect:
 @functools.cache
 def _delivery_insert() -> sa.TextClause:
     columns = ("alert_id", "channel", "channel_label", "attempts", "next_attempt_at")
-    return _upsert_text(table_of(AlertDelivery), columns, "DO NOTHING")
+    return insert_on_conflict(table_of(AlertDelivery), columns, "DO NOTHING")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
