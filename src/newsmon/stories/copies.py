@@ -102,14 +102,23 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
+_MINHASH_SLICE = 4096
+
+
 def _minhash(shingles: np.ndarray) -> np.ndarray:
     """The MinHash signature (NUM_PERM uint32) of a set of 32-bit shingle hashes; all 2^32 - 1
     for an empty set."""
     if not len(shingles):
         return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
     a, b = _permutations()
-    # uint32 arithmetic wraps: the products and sums are taken mod 2^32, as the scheme says.
-    return (_fmix32(shingles).reshape(-1, 1) * a + b).min(axis=0)
+    mixed = _fmix32(shingles).reshape(-1, 1)
+    # uint32 arithmetic wraps: the products and sums are taken mod 2^32, as the scheme says. In
+    # slices, so a huge text (a 5 MB page is ~800k shingles) never makes a shingles x NUM_PERM
+    # temporary of hundreds of MB in the flow process: ~2 MB at a time.
+    return np.minimum.reduce(
+        [(mixed[start : start + _MINHASH_SLICE] * a + b).min(axis=0)
+         for start in range(0, len(mixed), _MINHASH_SLICE)]
+    )  # fmt: skip
 
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
