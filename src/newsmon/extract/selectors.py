@@ -28,7 +28,8 @@ Condition = Callable[[_Element], bool]
 
 
 class FastSelector:
-    """Callable like an `lxml.etree.XPath` (`selector(tree)` -> elements in document order)."""
+    """Callable like an `lxml.etree.XPath` (`selector(tree)` -> elements in document order): the
+    descendants of the given tags for which the condition holds (conditions need not check tags)."""
 
     def __init__(self, original: Any, tags: tuple[str, ...], condition: Condition) -> None:
         self.original = original
@@ -131,19 +132,15 @@ def _comments(element: _Element) -> bool:
     )
 
 
-def _comment_section(element: _Element) -> bool:
-    return element.tag in _COMMENTS_TAGS and _comments(element)
-
-
 def _comment_section_or_list(element: _Element) -> bool:
-    if element.tag in _COMMENTS_TAGS:
+    if element.tag not in ("ol", "ul"):
         return _comments(element)
-    if element.tag in ("ol", "ul"):
-        return _comments(element) and (
-            _COMMENT_LIST_ID.search(_attr(element, "id")) is not None
-            or _COMMENTS_CLASS.search(_attr(element, "class")) is not None
-        )
-    return False
+    # Both bracketed conditions: a list's id must open with "comment" or "comol" (which the first
+    # one's id pattern then holds too), or its class match the comments pattern.
+    return (
+        _COMMENT_LIST_ID.search(_attr(element, "id")) is not None
+        or _COMMENTS_CLASS.search(_attr(element, "class")) is not None
+    )
 
 
 # --- RAW_TREE_PRUNE_XPATH[0] and [1] -------------------------------------------------------------
@@ -153,8 +150,6 @@ _CONTAINERS = frozenset(("div", "section", "aside"))
 
 
 def _appended_articles(element: _Element) -> bool:
-    if element.tag not in _CONTAINERS:
-        return False
     element_id, element_class = _attr(element, "id"), _attr(element, "class")
     if _APPENDED.search(element_id) is None and _APPENDED.search(element_class) is None:
         return False
@@ -166,7 +161,7 @@ def _appended_articles(element: _Element) -> bool:
 
 
 def _share_buttons(element: _Element) -> bool:
-    return element.tag in _CONTAINERS and "elementor-share-buttons" in _attr(element, "class")
+    return "elementor-share-buttons" in _attr(element, "class")
 
 
 # --- PRECISION_DISCARD_XPATH[1], TEASER_DISCARD_XPATH[0], DISCARD_IMAGE_ELEMENTS[0] -----------------
@@ -226,7 +221,7 @@ _ORIGINALS: tuple[tuple[str, int, str, tuple[str, ...], Condition], ...] = (
         ".//*[self::div or self::list or self::section or self::details][ "
         f"re:test(@id, '{_COMMENTS_ID.pattern}') or re:test(@class, '{_COMMENTS_CLASS.pattern}')]",
         tuple(_COMMENTS_TAGS),
-        _comment_section,
+        _comments,
     ),
     (
         "REMOVE_COMMENTS_AND_LISTS_XPATH",
