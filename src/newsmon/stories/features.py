@@ -80,6 +80,17 @@ class StoryFeatures:
     regions: frozenset[str] = frozenset()  # the larger places those lie in
     headline: frozenset[str] = frozenset()  # entity keys and terms of the headline alone
     language: str | None = None
+    # Derived once here, not per comparison: `decide_story` compares an article's features with
+    # ~100 candidates per lookup, each a candidate of ~100 lookups (not stored, not compared).
+    entity_weight: float = field(init=False, repr=False, compare=False)  # sum of the weights
+    located: frozenset[str] = field(init=False, repr=False, compare=False)  # places | regions
+    settings: frozenset[str] = field(init=False, repr=False, compare=False)  # their entity keys
+
+    def __post_init__(self) -> None:
+        located = self.places | self.regions
+        object.__setattr__(self, "entity_weight", sum(self.entities.values()))
+        object.__setattr__(self, "located", located)
+        object.__setattr__(self, "settings", frozenset(entry_key(p) for p in located))
 
     def index_keys(self) -> list[int]:
         """Keys a later article finds this one by: its actors and places, else its terms."""
