@@ -132,18 +132,43 @@ def merge_story(
 ) -> None:
     """Move a story's articles into an older story and record the merge."""
     connection = session.connection()
+    statements = _merge_statements()
+    ids = {"story": story_id, "into": into}
+    connection.execute(statements.move_articles, ids)
+    connection.execute(statements.mark_merged, ids)
+    connection.execute(statements.follow_merged, ids)
+    connection.execute(
+        statements.record,
+        {
+            "story_id": story_id,
+            "into_story_id": into,
+            "article_id": article_id,
+            "score": score,
+            "merged_at": now,
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _MergeStatements:
+    """merge_story's statements, built once (with their cache keys, ~0.4 ms a merge)."""
+
+    move_articles: sa.Update
+    mark_merged: sa.Update
+    follow_merged: sa.Update
+    record: sa.Insert
+
+
+@functools.cache
+def _merge_statements() -> _MergeStatements:
     article, story = table_of(Article), table_of(Story)
-    connection.execute(
-        sa.update(article).where(article.c.story_id == story_id).values(story_id=into)
-    )
-    connection.execute(sa.update(story).where(story.c.id == story_id).values(merged_into=into))
-    connection.execute(
-        sa.update(story).where(story.c.merged_into == story_id).values(merged_into=into)
-    )
-    connection.execute(
-        sa.insert(table_of(StoryMerge)).values(
-            story_id=story_id, into_story_id=into, article_id=article_id, score=score, merged_at=now
-        )
+    loser: sa.BindParameter[Any] = sa.bindparam("story")
+    into: sa.BindParameter[Any] = sa.bindparam("into")
+    return _MergeStatements(
+        move_articles=sa.update(article).where(article.c.story_id == loser).values(story_id=into),
+        mark_merged=sa.update(story).where(story.c.id == loser).values(merged_into=into),
+        follow_merged=sa.update(story).where(story.c.merged_into == loser).values(merged_into=into),
+        record=sa.insert(table_of(StoryMerge)),
     )
 
 
@@ -151,13 +176,8 @@ def story_carriers(
     session: Session, story_id: int, *, excluding: int
 ) -> tuple[set[str], set[str], int]:
     """(languages, outlets, article count) of a story's articles other than `excluding`."""
-    article = table_of(Article)
-    # Grouped in the database: a story can hold thousands of articles, and reading each row
-    # into Python for every article joining it made update checks most of the store's time.
     rows = session.connection().execute(
-        sa.select(article.c.language, article.c.source, sa.func.count())
-        .where(article.c.story_id == story_id, article.c.id != excluding)
-        .group_by(article.c.language, article.c.source)
+        _update_statements().carriers, {"story": story_id, "excluding": excluding}
     )
     languages: set[str] = set()
     outlets: set[str] = set()
@@ -168,6 +188,40 @@ def story_carriers(
         if language:
             languages.add(language)
     return languages, outlets, count
+
+
+@dataclass(frozen=True, slots=True)
+class _UpdateStatements:
+    """The story update checks' statements, built once: building them for each article joining
+    a story cost more than running them (three per rule and article)."""
+
+    carriers: sa.Select[Any]
+    alerted: sa.Select[Any]
+    updates_sent: sa.Select[Any]
+
+
+@functools.cache
+def _update_statements() -> _UpdateStatements:
+    alert, article = table_of(Alert), table_of(Article)
+    story: sa.BindParameter[Any] = sa.bindparam("story")
+    rule: sa.BindParameter[Any] = sa.bindparam("rule")
+    return _UpdateStatements(
+        # Grouped in the database: a story can hold thousands of articles, and reading each row
+        # into Python for every article joining it made update checks most of the store's time.
+        carriers=sa.select(article.c.language, article.c.source, sa.func.count())
+        .where(article.c.story_id == story, article.c.id != sa.bindparam("excluding"))
+        .group_by(article.c.language, article.c.source),
+        alerted=sa.select(alert.c.id).where(
+            alert.c.rule == rule, alert.c.cluster_id == story, alert.c.story_update.is_(None)
+        ),
+        updates_sent=sa.select(sa.func.count())
+        .select_from(alert.join(article, article.c.id == alert.c.article_id))
+        .where(
+            alert.c.rule == rule,
+            alert.c.story_update.is_not(None),
+            article.c.story_id == story,
+        ),
+    )
 
 
 def iter_stories(session: Session) -> Iterator[dict[str, Any]]:
@@ -222,25 +276,11 @@ def _story_record(rows: Sequence[Any]) -> dict[str, Any]:
 
 def story_alert_state(session: Session, rule: str, story_id: int) -> tuple[bool, int]:
     """(whether the rule has its alert on the story, how many update messages it raised since)."""
-    alert, article = table_of(Alert), table_of(Article)
     connection = session.connection()
-    alerted = connection.execute(
-        sa.select(alert.c.id).where(
-            alert.c.rule == rule, alert.c.cluster_id == story_id, alert.c.story_update.is_(None)
-        )
-    ).first()
-    if alerted is None:
+    statements, ids = _update_statements(), {"rule": rule, "story": story_id}
+    if connection.execute(statements.alerted, ids).first() is None:
         return False, 0
-    updates = connection.execute(
-        sa.select(sa.func.count())
-        .select_from(alert.join(article, article.c.id == alert.c.article_id))
-        .where(
-            alert.c.rule == rule,
-            alert.c.story_update.is_not(None),
-            article.c.story_id == story_id,
-        )
-    ).scalar_one()
-    return True, int(updates)
+    return True, int(connection.execute(statements.updates_sent, ids).scalar_one())
 
 
 def story_updates(
