@@ -1,0 +1,128 @@
+"""The HTTP client's CPU per page, two checkouts side by side on the same loopback pages.
+
+Run:  .venv/bin/python benchmarks/fetch_cpu.py [--other /path/to/other/src] [--rounds 4]
+                                               [--hosts 10] [--pages 1500] [--batch 100]
+
+The benchmark site of benchmarks/run.py (its ~66 KB article pages on their own 127.0.0.1 ports,
+in a process of their own) is fetched with `newsmon.fetch.concurrent.fetch_pages` through one
+Fetcher, batch after batch as the flow's fetch task does, by client processes that import
+newsmon from this checkout's src or from `--other` (e.g. an extract of main: `git archive main
+src | tar -x -C /tmp/main`), alternately, `--rounds` times each. Each client reports the CPU of
+its event loop's thread over all the batches (what benchmarks/run.py reports as the network
+thread) and a digest of every page it got (URL, status, HTML), which must be equal.
+
+A second measure: what handing a batch's pages to the extraction processes costs the flow
+process (the jobs pickled as `multiprocessing.Connection.send` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CLIENT = r"""
+import asyncio, hashlib, json, pickle, sys, time
+from newsmon.fetch.concurrent import fetch_pages
+from newsmon.fetch.http import Fetcher, HttpPolicy
+from newsmon.records import FeedEntry
+
+urls, batch = json.loads(sys.stdin.read()), int(sys.argv[1])
+policy = HttpPolicy(user_agent="bench", max_per_host=4, max_connections=64, host_rps=100000.0,
+                    allow_private_hosts=True)
+entries = [FeedEntry(source=f"s{i % 30}", url=u) for i, u in enumerate(urls)]
+
+async def main():
+    digest = hashlib.sha256()
+    async with Fetcher(policy) as fetcher:
+        await fetch_pages(fetcher, entries[:20])  # connections opened, imports done
+        cpu = time.thread_time()
+        pages_n = 0
+        for start in range(0, len(entries), batch):
+            pages, failures = await fetch_pages(fetcher, entries[start:start + batch])
+            assert not failures, failures[:1]
+            pages_n += len(pages)
+            for page in pages:
+                digest.update(f"{page.entry.url}|{page.final_url}|{page.status}|".encode())
+                digest.update(page.html.encode())
+        cpu = time.thread_time() - cpu
+        # What the flow process pays to hand the last batch to the extraction processes.
+        from newsmon.extract import pool
+        jobs = [(p.html, p.final_url, None, p.entry.published_at, p.entry.author) for p in pages]
+        started = time.thread_time()
+        for job in jobs:
+            pickle.dumps(job, protocol=pickle.DEFAULT_PROTOCOL)
+        pickled = time.thread_time() - started
+    return {"cpu_s": cpu, "pages": pages_n, "digest": digest.hexdigest(),
+            "pickle_ms_per_page": pickled / len(jobs) * 1000}
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def run_client(src: Path, urls: list[str], batch: int) -> dict[str, float | str]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(batch)],
+        input=json.dumps(urls),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--other", type=Path, help="another checkout's src folder")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--pages", type=int, default=1500)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from harness import SiteProcess
+    from run import build_site_hosts
+
+    feeds_per_host = max(1, args.pages // (args.hosts * 15))
+    site = SiteProcess(build_site_hosts, args.hosts, feeds_per_host, 15, True)
+    try:
+        base_urls, feeds, sizes = site.hello
+        urls = [
+            f"{base_urls[host]}{path.rsplit('/', 1)[0]}/{e}.html"
+            for e in range(15)
+            for host, path, _ in feeds
+        ][: args.pages]
+        checkouts = {"this": ROOT / "src"}
+        if args.other:
+            checkouts["other"] = args.other
+        results: dict[str, list[dict[str, float | str]]] = {name: [] for name in checkouts}
+        for _ in range(args.rounds):
+            for name, src in checkouts.items():
+                results[name].append(run_client(src, urls, args.batch))
+    finally:
+        site.close()
+    digests = {name: {str(r["digest"]) for r in runs} for name, runs in results.items()}
+    print(f"{len(urls)} pages of ~{statistics.median(sizes) / 1024:.0f} KB on {args.hosts} hosts")
+    for name, runs in results.items():
+        per_page = [float(r["cpu_s"]) / float(r["pages"]) * 1000 for r in runs]
+        pickle_ms = statistics.median(float(r["pickle_ms_per_page"]) for r in runs)
+        print(
+            f"{name:6} network thread CPU ms/page: median {statistics.median(per_page):.3f} "
+            f"(runs {', '.join(f'{v:.3f}' for v in per_page)}); pickling a job "
+            f"{pickle_ms:.3f} ms; digest {'/'.join(sorted(digests[name]))[:16]}"
+        )
+    same = len(set().union(*digests.values())) == 1
+    print("same pages from every client:", same)
+
+
+if __name__ == "__main__":
+    main()
