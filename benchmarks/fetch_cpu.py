@@ -23,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,39 +45,54 @@ async def main():
         await fetch_pages(fetcher, entries[:20])  # connections opened, imports done
         cpu = time.thread_time()
         pages_n = 0
-        for start in range(0, len(entries), batch):
+        for start in range(20, len(entries), batch):
             pages, failures = await fetch_pages(fetcher, entries[start:start + batch])
             assert not failures, failures[:1]
             pages_n += len(pages)
             for page in pages:
+                last = page
                 digest.update(f"{page.entry.url}|{page.final_url}|{page.status}|".encode())
                 digest.update(page.html.encode())
         cpu = time.thread_time() - cpu
         # What the flow process pays to hand the last batch to the extraction processes.
-        from newsmon.extract import pool
-        jobs = [(p.html, p.final_url, None, p.entry.published_at, p.entry.author) for p in pages]
+        if not pages_n:
+            return {"cpu_s": cpu, "pages": 0, "digest": "", "pickle_ms_per_page": 0.0}
+        job = (last.html, last.final_url, None, last.entry.published_at, last.entry.author)
         started = time.thread_time()
-        for job in jobs:
+        for _ in range(100):
             pickle.dumps(job, protocol=pickle.DEFAULT_PROTOCOL)
         pickled = time.thread_time() - started
     return {"cpu_s": cpu, "pages": pages_n, "digest": digest.hexdigest(),
-            "pickle_ms_per_page": pickled / len(jobs) * 1000}
+            "pickle_ms_per_page": pickled / 100 * 1000}
 
 print(json.dumps(asyncio.run(main())))
 """
 
 
-def run_client(src: Path, urls: list[str], batch: int) -> dict[str, float | str]:
+def run_client(
+    src: Path, urls: list[str], batch: int, wrapper: list[str] = ()
+) -> dict[str, float | str]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
-        [sys.executable, "-c", CLIENT, str(batch)],
+        [*wrapper, sys.executable, "-c", CLIENT, str(batch)],
         input=json.dumps(urls),
         capture_output=True,
         text=True,
         env=env,
-        check=True,
     )
+    if done.returncode:
+        raise RuntimeError(f"the client failed ({src}):\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def instructions(src: Path, urls: list[str], batch: int) -> int:
+    """Instructions a client process executes (valgrind's callgrind), imports and all."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "callgrind.out"
+        wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        run_client(src, urls, batch, wrapper)
+        totals = [line for line in out.read_text().splitlines() if line.startswith("totals:")]
+        return int(totals[0].split()[1])
 
 
 def main() -> None:
@@ -86,6 +102,12 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--pages", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--callgrind",
+        type=int,
+        metavar="N",
+        help="instead: instructions per page (valgrind), fetching N pages less fetching none",
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -104,6 +126,14 @@ def main() -> None:
         checkouts = {"this": ROOT / "src"}
         if args.other:
             checkouts["other"] = args.other
+        if args.callgrind:
+            for name, src in reversed(checkouts.items()):
+                counts = [
+                    instructions(src, urls[: 20 + n], args.batch) for n in (0, args.callgrind)
+                ]
+                per_page = (counts[1] - counts[0]) / args.callgrind
+                print(f"{name:6} instructions per page: {per_page:,.0f}")
+            return
         results: dict[str, list[dict[str, float | str]]] = {name: [] for name in checkouts}
         for _ in range(args.rounds):
             for name, src in checkouts.items():
@@ -117,7 +147,7 @@ def main() -> None:
         pickle_ms = statistics.median(float(r["pickle_ms_per_page"]) for r in runs)
         print(
             f"{name:6} network thread CPU ms/page: median {statistics.median(per_page):.3f} "
-            f"(runs {', '.join(f'{v:.3f}' for v in per_page)}); pickling a job "
+            f"(min {min(per_page):.3f}; runs {', '.join(f'{v:.3f}' for v in per_page)}); pickling a job "
             f"{pickle_ms:.3f} ms; digest {'/'.join(sorted(digests[name]))[:16]}"
         )
     same = len(set().union(*digests.values())) == 1
