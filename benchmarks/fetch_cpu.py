@@ -11,8 +11,8 @@ src | tar -x -C /tmp/main`), alternately, `--rounds` times each. Each client rep
 its event loop's thread over all the batches (what benchmarks/run.py reports as the network
 thread) and a digest of every page it got (URL, status, HTML), which must be equal.
 
-A second measure: what handing a batch's pages to the extraction processes costs the flow
-process (the jobs pickled as `multiprocessing.Connection.send` does).
+`--callgrind N` counts instructions instead (valgrind): a client fetching N pages less one
+fetching none, per page; steadier than CPU time on a shared machine.
 """
 
 from __future__ import annotations
@@ -24,17 +24,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CLIENT = r"""
-import asyncio, hashlib, json, pickle, sys, time
+import asyncio, hashlib, json, sys, time
 from newsmon.fetch.concurrent import fetch_pages
 from newsmon.fetch.http import Fetcher, HttpPolicy
 from newsmon.records import FeedEntry
 
-urls, batch = json.loads(sys.stdin.read()), int(sys.argv[1])
+urls, batch, digests = json.loads(sys.stdin.read()), int(sys.argv[1]), sys.argv[2] == "digest"
 policy = HttpPolicy(user_agent="bench", max_per_host=4, max_connections=64, host_rps=100000.0,
                     allow_private_hosts=True)
 entries = [FeedEntry(source=f"s{i % 30}", url=u) for i, u in enumerate(urls)]
@@ -43,38 +44,29 @@ async def main():
     digest = hashlib.sha256()
     async with Fetcher(policy) as fetcher:
         await fetch_pages(fetcher, entries[:20])  # connections opened, imports done
-        cpu = time.thread_time()
-        pages_n = 0
+        cpu, pages_n = 0.0, 0
         for start in range(20, len(entries), batch):
+            started = time.thread_time()
             pages, failures = await fetch_pages(fetcher, entries[start:start + batch])
+            cpu += time.thread_time() - started  # the digest below is not the client's
             assert not failures, failures[:1]
             pages_n += len(pages)
-            for page in pages:
-                last = page
+            for page in pages if digests else ():
                 digest.update(f"{page.entry.url}|{page.final_url}|{page.status}|".encode())
                 digest.update(page.html.encode())
-        cpu = time.thread_time() - cpu
-        # What the flow process pays to hand the last batch to the extraction processes.
-        if not pages_n:
-            return {"cpu_s": cpu, "pages": 0, "digest": "", "pickle_ms_per_page": 0.0}
-        job = (last.html, last.final_url, None, last.entry.published_at, last.entry.author)
-        started = time.thread_time()
-        for _ in range(100):
-            pickle.dumps(job, protocol=pickle.DEFAULT_PROTOCOL)
-        pickled = time.thread_time() - started
-    return {"cpu_s": cpu, "pages": pages_n, "digest": digest.hexdigest(),
-            "pickle_ms_per_page": pickled / 100 * 1000}
+    return {"cpu_s": cpu, "pages": pages_n, "digest": digest.hexdigest()}
 
 print(json.dumps(asyncio.run(main())))
 """
 
 
 def run_client(
-    src: Path, urls: list[str], batch: int, wrapper: list[str] = ()
+    src: Path, urls: list[str], batch: int, wrapper: Sequence[str] = ()
 ) -> dict[str, float | str]:
+    """One client process's figures; under a `wrapper` (valgrind) without the pages' digest."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
-        [*wrapper, sys.executable, "-c", CLIENT, str(batch)],
+        [*wrapper, sys.executable, "-c", CLIENT, str(batch), "" if wrapper else "digest"],
         input=json.dumps(urls),
         capture_output=True,
         text=True,
@@ -144,11 +136,9 @@ def main() -> None:
     print(f"{len(urls)} pages of ~{statistics.median(sizes) / 1024:.0f} KB on {args.hosts} hosts")
     for name, runs in results.items():
         per_page = [float(r["cpu_s"]) / float(r["pages"]) * 1000 for r in runs]
-        pickle_ms = statistics.median(float(r["pickle_ms_per_page"]) for r in runs)
         print(
             f"{name:6} network thread CPU ms/page: median {statistics.median(per_page):.3f} "
-            f"(min {min(per_page):.3f}; runs {', '.join(f'{v:.3f}' for v in per_page)}); pickling a job "
-            f"{pickle_ms:.3f} ms; digest {'/'.join(sorted(digests[name]))[:16]}"
+            f"(min {min(per_page):.3f}; runs {', '.join(f'{v:.3f}' for v in per_page)}); digest {'/'.join(sorted(digests[name]))[:16]}"
         )
     same = len(set().union(*digests.values())) == 1
     print("same pages from every client:", same)

@@ -11,6 +11,7 @@ address is connected to; this module only connects to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import select
 import socket
@@ -137,7 +138,17 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(protocol.error))
 
     async def aclose(self) -> None:
-        self._transport.close()
+        # As anyio closed them: end, close, and after one loop step abort whatever is left, so a
+        # TLS connection does not linger waiting for the peer's close_notify.
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if transport.can_write_eof():
+            with contextlib.suppress(OSError):
+                transport.write_eof()
+        transport.close()
+        await asyncio.sleep(0)
+        transport.abort()
 
     async def start_tls(
         self,
