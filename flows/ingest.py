@@ -94,7 +94,9 @@ def ingest(
         if poll.error:
             summary.errors.append(f"feed {poll.source}: {poll.error}")
     scope = [s.name for s in config.sources if s.enabled and (sources is None or s.name in sources)]
-    fresh, pending, dropped, elsewhere = record_polls(settings, as_is(config), as_is(polls), scope)
+    fresh, pending, dropped, elsewhere = record_polls(
+        as_is(settings), as_is(config), as_is(polls), as_is(scope)
+    )
     if elsewhere:  # why this run may store nothing: another run is fetching the queue
         summary.errors.append(
             f"{elsewhere} queued pages are being fetched by another run at the same time; "

@@ -326,19 +326,20 @@ class ConnectLog:
 def forbid_non_loopback(monkeypatch: Any) -> ConnectLog:
     """Make any connect to an address other than 127.0.0.1 (and any system DNS lookup) fail a test.
 
-    Patches httpcore's socket layer (under newsmon's SSRF guard), so a test can never reach a
+    Patches the socket layer (newsmon.fetch.stream, under the SSRF guard), so a test can never reach a
     private or public address even if the guard is broken. Call from a fixture with pytest's
     `monkeypatch`; add `log.routes["93.184.216.34"] = "127.0.0.1"` to let a test pose as a public host.
     """
     import httpcore
 
     import newsmon.fetch.connection
+    from newsmon.fetch.stream import AsyncioBackend
 
     log = ConnectLog()
-    original = httpcore.AnyIOBackend.connect_tcp
+    original = AsyncioBackend.connect_tcp
 
     async def connect_tcp(
-        self: httpcore.AnyIOBackend, host: str, port: int, *args: Any, **kwargs: Any
+        self: AsyncioBackend, host: str, port: int, *args: Any, **kwargs: Any
     ) -> httpcore.AsyncNetworkStream:
         log.attempts.append((host, port))
         target = log.routes.get(host, host)
@@ -351,6 +352,6 @@ def forbid_non_loopback(monkeypatch: Any) -> ConnectLog:
     async def no_system_dns(host: str, port: int) -> list[str]:
         raise AssertionError(f"a test tried to resolve {host!r} with the system resolver")
 
-    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", connect_tcp)
+    monkeypatch.setattr(AsyncioBackend, "connect_tcp", connect_tcp)
     monkeypatch.setattr(newsmon.fetch.connection, "system_resolver", no_system_dns)
     return log

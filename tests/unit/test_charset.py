@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -146,3 +147,42 @@ def test_feed_without_declaration_in_utf8_or_windows_1256() -> None:
     assert feed_titles(rss(TITLES).encode()) == TITLES
     assert feed_titles(rss([ARABIC]).encode("cp1256")) == [ARABIC]
     assert feed_titles(rss([ARABIC]).encode("cp1256"), "application/rss+xml") == [ARABIC]
+
+
+# --- the text is the body read in the chosen encoding, however it was reached ------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+LABELS = [
+    None,
+    "text/html",
+    "text/html; charset=utf-8",
+    "text/html; charset=iso-8859-1",
+    "text/html; charset=windows-1256",
+    "text/html; charset=utf-16",
+    "text/html; charset=no-such-label",
+]
+
+
+def bodies() -> list[bytes]:
+    """The fixture pages and feeds, and made-up pages whose labels fit or do not."""
+    files = sorted(p for p in FIXTURES.rglob("*") if p.suffix in {".html", ".xml", ".rss"})
+    made = [
+        page(ARABIC, meta="windows-1256").encode("cp1256"),
+        page(ARABIC, meta="utf-8").encode("cp1256"),
+        page(PORTUGUESE, meta="iso-8859-1").encode("utf-8"),
+        page(GERMAN).encode("latin-1"),
+        page(GERMAN + " \u201cquoted\u201d").encode("utf-8") + b"\xff",
+        "\ufeff".encode() + page(ARABIC).encode("utf-8"),
+    ]
+    return [p.read_bytes() for p in files] + made
+
+
+@pytest.mark.parametrize("content_type", LABELS)
+def test_the_text_is_the_body_read_in_the_chosen_encoding(content_type: str | None) -> None:
+    """decode_text reuses the strict decode that proved a label fits: it must be the very text a
+    decode in the chosen encoding gives, and the encoding and note those of choose_encoding."""
+    for body in bodies():
+        decoded = decode_text(body, content_type=content_type)
+        encoding, note = choose_encoding(body, content_type=content_type)
+        assert (decoded.encoding, decoded.overruled) == (encoding, note)
+        assert decoded.text == body.decode(encoding, errors="replace")

@@ -64,22 +64,33 @@ def decode_body(body: bytes, *, content_type: str | None = None) -> str:
 
 def decode_text(body: bytes, *, content_type: str | None = None, where: str = "") -> Decoded:
     """Bytes -> text by the evidence in the module docstring; a set-aside label is logged."""
-    encoding, overruled = choose_encoding(body, content_type=content_type)
+    encoding, overruled, text = _choose(body, content_type)
     if overruled:
         log.warning("%s%s", f"{where}: " if where else "", overruled)
-    return Decoded(body.decode(encoding, errors="replace"), encoding, overruled)
+    if text is None:
+        text = body.decode(encoding, errors="replace")
+    return Decoded(text, encoding, overruled)
 
 
 def choose_encoding(body: bytes, *, content_type: str | None = None) -> tuple[str, str | None]:
     """The codec to read `body` with, and a note when a declared encoding was set aside."""
+    encoding, overruled, _ = _choose(body, content_type)
+    return encoding, overruled
+
+
+def _choose(body: bytes, content_type: str | None) -> tuple[str, str | None, str | None]:
+    """`choose_encoding`, with the text when a declared encoding was tried and fits (a strict
+    decode that succeeds is the text itself: the page is not decoded a second time)."""
     bom = next((enc for mark, enc in _BOMS if body.startswith(mark)), None)
     if bom:
-        return bom, None
+        return bom, None, None
     header = header_encoding(content_type)
     document = document_encoding(body)
     declared = [(enc, where) for enc, where in ((header, "header"), (document, "document")) if enc]
+    text: str | None = None
     for rank, (encoding, _) in enumerate(declared):
-        if _fits(body, encoding):
+        text = _strict(body, encoding)
+        if text is not None:
             chosen = encoding
             break
         if rank == 0 and mostly_utf8(body):
@@ -92,8 +103,8 @@ def choose_encoding(body: bytes, *, content_type: str | None = None) -> tuple[st
     unfit = [f"{enc} (from the {where})" for enc, where in declared if enc != chosen]
     if declared and declared[0][0] != chosen:
         note = f"declared {' and '.join(unfit)} does not decode the bytes cleanly; read as {chosen}"
-        return chosen, note
-    return chosen, None
+        return chosen, note, text
+    return chosen, None, text
 
 
 def fallback_encoding(body: bytes, *, labelled_utf8: bool = False) -> str:
@@ -155,11 +166,14 @@ def arabic_code_page(body: bytes) -> str | None:
 
 
 def _fits(body: bytes, encoding: str) -> bool:
+    return _strict(body, encoding) is not None
+
+
+def _strict(body: bytes, encoding: str) -> str | None:
     try:
-        body.decode(encoding)
+        return body.decode(encoding)
     except (UnicodeDecodeError, LookupError):
-        return False
-    return True
+        return None
 
 
 def mostly_utf8(body: bytes) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-import select
 import socket
 import ssl
 import typing
@@ -22,6 +21,7 @@ import httpcore
 import httpx
 
 from newsmon.fetch.ssrf import PrivateAccess
+from newsmon.fetch.stream import AsyncioBackend
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 # Idle connections are kept this long for reuse (a host polled at 1 request/s reuses its own).
@@ -77,7 +77,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     ) -> None:
         self._resolver = resolver  # None: the system resolver, looked up at each call
         self._access = private_access or PrivateAccess(allow_all=allow_private_hosts)
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()
 
     async def connect_tcp(
         self,
@@ -96,14 +96,13 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         failure: Exception | None = None
         for address in addresses:
             try:
-                stream = await self._inner.connect_tcp(
+                return await self._inner.connect_tcp(
                     address,
                     port,
                     timeout=timeout,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
-                return _SocketCachingStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
                 failure = err
         assert failure is not None  # addresses is never empty here
@@ -157,55 +156,6 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=KEEPALIVE_EXPIRY_S,
             network_backend=backend,
         )
-
-
-class _SocketCachingStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that answers httpcore's "is_readable" from the socket it keeps.
-
-    httpcore asks every idle connection of a pool whether its socket is readable each time it
-    assigns a request; through anyio that lookup rebuilds a dict of the socket's attributes (a
-    getpeername() among them) on every call: a tenth of ingest's HTTP CPU (benchmarks/run.py
-    --profile). The socket of a connection never changes, TLS or not.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return _SocketCachingStream(tls)
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable":
-            return _is_readable(self._socket)
-        if info == "socket":
-            return self._socket
-        return self._inner.get_extra_info(info)
-
-
-def _is_readable(sock: socket.socket | None) -> bool:
-    """Would a read return at once (data, or the end of a closed connection)? As httpcore does."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 class PerHostTransport(httpx.AsyncBaseTransport):
