@@ -442,3 +442,25 @@ def test_threshold_setting_defaults_to_the_measured_value_and_refuses_what_lsh_m
         monkeypatch.setenv("NEWSMON_NEAR_DUPLICATE_THRESHOLD", value)
         with pytest.raises(ValidationError):
             Settings(_env_file=None)
+
+
+# Fingerprints are stored and compared across runs and versions: a faster computation must give
+# the same bits. Digest of every dedup_eval item's fingerprint, with and without its title, as
+# computed by FINGERPRINT_VERSION 1's first implementation (main at 2a40cdf).
+PINNED_DEDUP_EVAL_DIGEST = "d529deeb7c40cfd0fe38b71d395d0993f0311298249490d699993241caf50908"
+
+
+def test_fingerprints_of_the_dedup_eval_set_are_the_pinned_bits() -> None:
+    import hashlib
+    from pathlib import Path
+
+    items = Path(__file__).parents[1] / "fixtures" / "dedup_eval" / "items.jsonl"
+    digest = hashlib.sha256()
+    for line in items.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        for title in (item["title"], None):
+            f = fingerprint(title=title, text=item["text"])
+            digest.update(
+                repr((f.exact_hash, f.signature.hex(), f.band_keys, f.shingle_count)).encode()
+            )
+    assert digest.hexdigest() == PINNED_DEDUP_EVAL_DIGEST

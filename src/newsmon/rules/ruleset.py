@@ -100,7 +100,6 @@ class RuleSet:
         """Remember, for each word, the rules it wakes and the rule prefixes it matches."""
         seen, waking, wakes = memory
         for word in words:
-            seen.add(word)
             matched = tuple(
                 dict.fromkeys(
                     prefix
@@ -116,6 +115,9 @@ class RuleSet:
             if rules or matched:
                 wakes[word] = (tuple(rules), matched)
                 waking.add(word)
+            # Last: match_all in another thread (Rules are shared) skips a seen word, so it must
+            # find the word's wakes already there.
+            seen.add(word)
 
     def __len__(self) -> int:
         return len(self._queries)

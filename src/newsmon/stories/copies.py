@@ -214,7 +214,8 @@ def _shingle_hashes(words: Sequence[str]) -> np.ndarray:
     """Distinct 32-bit hashes of the word shingles (one shingle if there are fewer words)."""
     if not words:
         return np.empty(0, dtype=np.uint32)
-    ids = np.fromiter((_word_hash(w) for w in words), dtype=np.uint64, count=len(words))
+    # map() over the cached function: no Python frame per word, unlike a generator (~2x faster).
+    ids = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
     k = min(SHINGLE_WORDS, len(ids))
     n = len(ids) - k + 1
     combined = np.zeros(n, dtype=np.uint64)
@@ -225,8 +226,10 @@ def _shingle_hashes(words: Sequence[str]) -> np.ndarray:
 
 def _band_keys(signature: np.ndarray) -> tuple[int, ...]:
     keys = []
+    # Slicing bytes is cheaper than slicing the array and converting each slice.
+    raw, width = signature.tobytes(), ROWS * signature.itemsize
     for band in range(BANDS):
-        rows = signature[band * ROWS : (band + 1) * ROWS].tobytes()
+        rows = raw[band * width : (band + 1) * width]
         digest = int.from_bytes(hashlib.blake2b(rows, digest_size=8).digest(), "little")
         key = (band << _HASH_BITS) | (digest & ((1 << _HASH_BITS) - 1))
         keys.append(key - (1 << 64) if key >= 1 << 63 else key)  # as a signed BIGINT
