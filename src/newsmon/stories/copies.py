@@ -165,14 +165,35 @@ class Candidate:
     exact_hash: str
 
 
-def _content_words(*, title: str | None, text: str) -> list[str]:
+# (title words, text words), as `textnorm.tokenize` gives them: what matching already has.
+Tokens = tuple[Sequence[str], Sequence[str]]
+
+
+def _content_words(*, title: str | None, text: str, tokens: Tokens | None = None) -> list[str]:
     """The normalised words a fingerprint is computed from."""
+    if tokens is not None:
+        return _content_words_of(title=title, text=text, tokens=tokens)
     lines = [line for line in text.splitlines() if line.strip()]
     if lines:
         lines[0] = _strip_dateline(lines[0])
     words = tokenize("\n".join(lines))
     if len(words) < SHORT_TEXT_WORDS and title:
         words = tokenize(title) + words
+    return words
+
+
+def _content_words_of(*, title: str | None, text: str, tokens: Tokens) -> list[str]:
+    """`_content_words` from the text's and title's words, without tokenising the text again.
+
+    The same words: tokenize() works character by character but for NFKC, and a line break is a
+    boundary NFKC never composes across, so the words of a text are those of its lines in turn
+    (blank lines have none); only the first line's may change, by its dateline."""
+    title_words, words = tokens[0], list(tokens[1])
+    first = next((line for line in text.splitlines() if line.strip()), None)
+    if first is not None and (lead := _strip_dateline(first)) is not first:
+        words[: len(tokenize(first))] = tokenize(lead)
+    if len(words) < SHORT_TEXT_WORDS and title:
+        words = [*title_words, *words]
     return words
 
 
@@ -236,9 +257,10 @@ def _band_keys(signature: np.ndarray) -> tuple[int, ...]:
     return tuple(keys)
 
 
-def fingerprint(*, title: str | None, text: str) -> Fingerprint:
-    """Exact hash, MinHash signature and LSH band keys of an article's text."""
-    words = _content_words(title=title, text=text)
+def fingerprint(*, title: str | None, text: str, tokens: Tokens | None = None) -> Fingerprint:
+    """Exact hash, MinHash signature and LSH band keys of an article's text; `tokens`, the title's
+    and text's words if the caller has them, saves tokenising the text again."""
+    words = _content_words(title=title, text=text, tokens=tokens)
     shingles = _shingle_hashes(words)
     signature = _minhash(shingles).astype(_SIGNATURE_DTYPE)
     return Fingerprint(
