@@ -118,6 +118,25 @@ def test_generated_queries_parse(text: str) -> None:
     parse_query(text)
 
 
+@SETTINGS
+@given(st.lists(valid_query, min_size=1, max_size=4), st.lists(documents(), min_size=1, max_size=4))
+def test_matched_terms_are_the_positive_terms_present_in_query_order(
+    texts: list[str], docs: list[MatchDocument]
+) -> None:
+    """Query.match lists its single words by one set intersection: the same terms, in the same
+    order, as asking each positive term whether it is present (with and without a RuleSet's
+    prefix hint left in the document)."""
+    queries = {f"q{i}": parse_query(text) for i, text in enumerate(texts)}
+    for document in docs:
+        for _ in range(2):
+            for query in queries.values():
+                found = query.match(document)
+                if found is not None:
+                    terms = query.positive_terms
+                    assert found.terms == tuple(t.written for t in terms if t.present(document))
+            RuleSet(queries).match_all(document)
+
+
 def _each(queries: dict[str, Query], document: MatchDocument) -> dict[str, QueryMatch]:
     """What RuleSet.match_all must return: each query matched on its own."""
     return {name: m for name, q in queries.items() if (m := q.match(document)) is not None}
