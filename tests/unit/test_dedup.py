@@ -475,6 +475,22 @@ def test_fingerprints_of_the_dedup_eval_set_are_the_pinned_bits() -> None:
     assert digest.hexdigest() == given.hexdigest() == PINNED_DEDUP_EVAL_DIGEST
 
 
+def test_fingerprint_of_a_text_minhashed_in_slices_is_the_pinned_bits() -> None:
+    import hashlib
+
+    text = "\n".join(
+        " ".join(f"word{n % 5003} w{n * 7 % 9001}" for n in range(line, line + 40))
+        for line in range(0, 6000, 40)
+    )
+    f = fingerprint(title=None, text=text)
+    assert f.shingle_count > 2 * dedup._MINHASH_SLICE
+    digest = hashlib.sha256(
+        repr((f.exact_hash, f.signature.hex(), f.band_keys, f.shingle_count)).encode()
+    )
+    # As computed by main at 2a40cdf.
+    assert digest.hexdigest() == "542c1827ea60219666dbc84e59533db9e783cf7eafdcc4a15fb7bd18fdb2b378"
+
+
 # Every line break str.splitlines knows, the spaces NFKC turns into U+0020, what normalize
 # removes, combining marks (which NFKC composes), dateline separators, Arabic with proclitics.
 _TRICKY_PIECES = [

@@ -86,14 +86,15 @@ def make_draft(page: Page, extracted: Extracted) -> ArticleDraft:
     entry = page.entry
     # A relative canonical (`/news/2026/11/slug`) is resolved against where the page was found.
     canonical_source = urljoin(page.final_url, extracted.canonical_url or page.final_url)
+    found = canonical_url(page.final_url)
     try:
         canonical = canonical_url(canonical_source)
     except ValueError:
-        canonical = canonical_url(page.final_url)
-    if _host(canonical) != _host(canonical_url(page.final_url)):
+        canonical = found
+    if canonical != found and _host(canonical) != _host(found):
         # A canonical link to another site is not trusted: it could fold this page into a
         # different outlet's article (syndication partners do set it, but the page is still ours).
-        canonical = canonical_url(page.final_url)
+        canonical = found
     return ArticleDraft(
         source=entry.source,
         url=entry.url,

@@ -111,14 +111,18 @@ def _minhash(shingles: np.ndarray) -> np.ndarray:
     if not len(shingles):
         return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
     a, b = _permutations()
-    mixed = _fmix32(shingles).reshape(-1, 1)
+    mixed = _fmix32(shingles)
     # uint32 arithmetic wraps: the products and sums are taken mod 2^32, as the scheme says. In
     # slices, so a huge text (a 5 MB page is ~800k shingles) never makes a shingles x NUM_PERM
-    # temporary of hundreds of MB in the flow process: ~2 MB at a time.
-    return np.minimum.reduce(
-        [(mixed[start : start + _MINHASH_SLICE] * a + b).min(axis=0)
-         for start in range(0, len(mixed), _MINHASH_SLICE)]
-    )  # fmt: skip
+    # temporary of hundreds of MB in the flow process: ~2 MB at a time. Permutations as rows,
+    # added to in place and reduced along the rows: ~20% less CPU than shingles as rows.
+    column_b = b.reshape(-1, 1)
+    minima = []
+    for start in range(0, len(mixed), _MINHASH_SLICE):
+        values = np.multiply.outer(a, mixed[start : start + _MINHASH_SLICE])
+        values += column_b
+        minima.append(values.min(axis=1))
+    return minima[0] if len(minima) == 1 else np.minimum.reduce(minima)
 
 
 _SIGNATURE_DTYPE = np.dtype("<u4")
@@ -239,10 +243,21 @@ def _shingle_hashes(words: Sequence[str]) -> np.ndarray:
     ids = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
     k = min(SHINGLE_WORDS, len(ids))
     n = len(ids) - k + 1
-    combined = np.zeros(n, dtype=np.uint64)
-    for position in range(k):
-        combined += ids[position : position + n] * _POSITION_WEIGHTS[position]
-    return np.unique((_fmix64(combined) >> np.uint64(32)).astype(np.uint32))
+    combined = ids[:n] * _POSITION_WEIGHTS[0]
+    weighted = np.empty_like(combined)
+    for position in range(1, k):
+        combined += np.multiply(ids[position : position + n], _POSITION_WEIGHTS[position], weighted)
+    return _distinct((_fmix64(combined) >> np.uint64(32)).astype(np.uint32))
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """np.unique(values) (sorted, distinct), by a sort: np.unique took 5x longer on a few
+    hundred values."""
+    values.sort()
+    keep = np.empty(len(values), dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def _band_keys(signature: np.ndarray) -> tuple[int, ...]:
