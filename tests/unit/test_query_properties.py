@@ -11,6 +11,7 @@ from newsmon.rules.highlight import highlight_spans, snippet
 from newsmon.rules.matching import (
     Field,
     MatchDocument,
+    Node,
     Op,
     Term,
     prefix_starts,
@@ -135,6 +136,31 @@ def test_matched_terms_are_the_positive_terms_present_in_query_order(
                     terms = query.positive_terms
                     assert found.terms == tuple(t.written for t in terms if t.present(document))
             RuleSet(queries).match_all(document)
+
+
+def _evaluate(node: Node, doc: MatchDocument) -> bool:
+    """The query tree read literally: what the compiled test must answer."""
+    if isinstance(node, Term | Field):
+        return node.present(doc)
+    results = [_evaluate(child, doc) for child in node.children]
+    return (
+        not results[0]
+        if node.name == "NOT"
+        else all(results)
+        if node.name == "AND"
+        else any(results)
+    )
+
+
+@SETTINGS
+@given(st.lists(valid_query, min_size=1, max_size=4), st.lists(documents(), min_size=1, max_size=4))
+def test_compiled_queries_answer_as_the_tree_reads(
+    texts: list[str], docs: list[MatchDocument]
+) -> None:
+    queries = [parse_query(text) for text in texts]
+    for document in docs:
+        for query in queries:
+            assert (query.match(document) is not None) == _evaluate(query.root, document)
 
 
 def _each(queries: dict[str, Query], document: MatchDocument) -> dict[str, QueryMatch]:
