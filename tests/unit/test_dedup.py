@@ -8,6 +8,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsmon.stories import copies as dedup
 from newsmon.stories.copies import (
@@ -21,6 +23,7 @@ from newsmon.stories.copies import (
     fingerprint,
     similarity,
 )
+from newsmon.textnorm import tokenize
 
 TITLE = "Four soldiers killed in ISIS attack on army checkpoint north of Baghdad"
 PARAGRAPHS = [
@@ -442,3 +445,69 @@ def test_threshold_setting_defaults_to_the_measured_value_and_refuses_what_lsh_m
         monkeypatch.setenv("NEWSMON_NEAR_DUPLICATE_THRESHOLD", value)
         with pytest.raises(ValidationError):
             Settings(_env_file=None)
+
+
+# Fingerprints are stored and compared across runs and versions: a faster computation must give
+# the same bits. Digest of every dedup_eval item's fingerprint, with and without its title, as
+# computed by FINGERPRINT_VERSION 1's first implementation (main at 2a40cdf).
+PINNED_DEDUP_EVAL_DIGEST = "d529deeb7c40cfd0fe38b71d395d0993f0311298249490d699993241caf50908"
+
+
+def test_fingerprints_of_the_dedup_eval_set_are_the_pinned_bits() -> None:
+    import hashlib
+    from pathlib import Path
+
+    items = Path(__file__).parents[1] / "fixtures" / "dedup_eval" / "items.jsonl"
+    digest = hashlib.sha256()
+    given = hashlib.sha256()  # with the words matching tokenised, as prepare_articles does
+    for line in items.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        for title in (item["title"], None):
+            f = fingerprint(title=title, text=item["text"])
+            digest.update(
+                repr((f.exact_hash, f.signature.hex(), f.band_keys, f.shingle_count)).encode()
+            )
+            tokens = (tokenize(title) if title else [], tokenize(item["text"]))
+            f = fingerprint(title=title, text=item["text"], tokens=tokens)
+            given.update(
+                repr((f.exact_hash, f.signature.hex(), f.band_keys, f.shingle_count)).encode()
+            )
+    assert digest.hexdigest() == given.hexdigest() == PINNED_DEDUP_EVAL_DIGEST
+
+
+def test_fingerprint_of_a_text_minhashed_in_slices_is_the_pinned_bits() -> None:
+    import hashlib
+
+    text = "\n".join(
+        " ".join(f"word{n % 5003} w{n * 7 % 9001}" for n in range(line, line + 40))
+        for line in range(0, 6000, 40)
+    )
+    f = fingerprint(title=None, text=text)
+    assert f.shingle_count > 2 * dedup._MINHASH_SLICE
+    digest = hashlib.sha256(
+        repr((f.exact_hash, f.signature.hex(), f.band_keys, f.shingle_count)).encode()
+    )
+    # As computed by main at 2a40cdf.
+    assert digest.hexdigest() == "542c1827ea60219666dbc84e59533db9e783cf7eafdcc4a15fb7bd18fdb2b378"
+
+
+# Every line break str.splitlines knows, the spaces NFKC turns into U+0020, what normalize
+# removes, combining marks (which NFKC composes), dateline separators, Arabic with proclitics.
+_TRICKY_PIECES = [
+    *"\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029 \t\u00a0\u2003\u3000\u1680",
+    *"\u00ad\u200b\u200f\u0640\u064e\u0301\u0308\u0651",
+    *"-–—|:/()'_.,",
+    *"aeAEoßﬁŒ٢",
+    *"والبداعشموصلة",
+    *["BAGHDAD ", "(Reuters)", " said ", "بغداد", " - ", ": ", "/ "],
+]
+_TRICKY_TEXT = st.lists(st.sampled_from(_TRICKY_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.none(), _TRICKY_TEXT), _TRICKY_TEXT)
+def test_content_words_from_matchings_tokens_are_the_same(title: str | None, text: str) -> None:
+    tokens = (tokenize(title) if title else [], tokenize(text))
+    assert dedup._content_words(title=title, text=text, tokens=tokens) == dedup._content_words(
+        title=title, text=text
+    )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from newsmon.records import Extracted, FeedEntry, Page
+import pytest
+
+from newsmon.records import ArticleDraft, Extracted, FeedEntry, Page
+from newsmon.rules.matching import MatchDocument, prepare_document
 from newsmon.rules.prepare import Rules, make_draft, prepare_articles
 from tests.factories import WIRE_TEXT, draft, make_config
 
@@ -114,3 +117,47 @@ def test_alert_rules_can_use_topics() -> None:
     assert set(ready.alert_matches) == {"ct-wire"}
     [other] = prepare_articles([draft("herald", "https://herald.example/a")], Rules(config))
     assert other.alert_matches == {}
+
+
+def test_rules_of_configs_with_the_same_queries_share_their_parsing() -> None:
+    from dataclasses import replace
+
+    from newsmon.config.models import TopicConfig
+
+    config = make_config()
+    first, again = Rules(config), Rules(replace(config, directory=config.directory / "other"))
+    assert again._topics is first._topics and again._alerts is first._alerts
+    changed = replace(config, topics=(TopicConfig(name="economy", query="dinar"),))
+    rules = Rules(changed)
+    assert rules._topics is not first._topics and rules._alerts is first._alerts
+    [ready] = prepare_articles([draft("wire", "https://wire.example/a")], rules)
+    assert ready.topics == ()
+
+
+def test_a_rule_set_matching_while_another_thread_learns_a_word_finds_its_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rules are shared by the threads storing batches. A word is marked seen only once what it
+    wakes is known: else a match_all in another thread, between the two, skips the word and misses
+    its rules. The other thread is played here by a match_all run in the middle of learning."""
+    from newsmon.rules import ruleset as ruleset_module
+    from newsmon.rules.query import QueryMatch, parse_query
+
+    rules = ruleset_module.RuleSet({"anbar": parse_query("anbar*")})
+    document = _document(draft("wire", "https://wire.example/a", text="Anbar"))
+    meanwhile: list[dict[str, QueryMatch]] = []
+    word_matches, interleaving = ruleset_module.word_matches, []
+
+    def interleaved(token: str, word: str, prefix: bool) -> bool:
+        if not interleaving:  # learning "anbar": what it wakes is not remembered yet
+            interleaving.append(True)
+            meanwhile.append(rules.match_all(_document(draft("herald", "https://h.example/b"))))
+        return word_matches(token, word, prefix)
+
+    monkeypatch.setattr(ruleset_module, "word_matches", interleaved)
+    assert set(rules.match_all(document)) == {"anbar"}
+    assert set(meanwhile[0]) == {"anbar"}
+
+
+def _document(d: ArticleDraft) -> MatchDocument:
+    return prepare_document(title=d.title, text=d.text, source=d.source, language=d.language)

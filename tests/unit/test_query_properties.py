@@ -11,6 +11,7 @@ from newsmon.rules.highlight import highlight_spans, snippet
 from newsmon.rules.matching import (
     Field,
     MatchDocument,
+    Node,
     Op,
     Term,
     prefix_starts,
@@ -116,6 +117,50 @@ def test_matching_never_raises(text: str, document: MatchDocument) -> None:
 @given(valid_query)
 def test_generated_queries_parse(text: str) -> None:
     parse_query(text)
+
+
+@SETTINGS
+@given(st.lists(valid_query, min_size=1, max_size=4), st.lists(documents(), min_size=1, max_size=4))
+def test_matched_terms_are_the_positive_terms_present_in_query_order(
+    texts: list[str], docs: list[MatchDocument]
+) -> None:
+    """Query.match lists its single words by one set intersection: the same terms, in the same
+    order, as asking each positive term whether it is present (with and without a RuleSet's
+    prefix hint left in the document)."""
+    queries = {f"q{i}": parse_query(text) for i, text in enumerate(texts)}
+    for document in docs:
+        for _ in range(2):
+            for query in queries.values():
+                found = query.match(document)
+                if found is not None:
+                    terms = query.positive_terms
+                    assert found.terms == tuple(t.written for t in terms if t.present(document))
+            RuleSet(queries).match_all(document)
+
+
+def _evaluate(node: Node, doc: MatchDocument) -> bool:
+    """The query tree read literally: what the compiled test must answer."""
+    if isinstance(node, Term | Field):
+        return node.present(doc)
+    results = [_evaluate(child, doc) for child in node.children]
+    return (
+        not results[0]
+        if node.name == "NOT"
+        else all(results)
+        if node.name == "AND"
+        else any(results)
+    )
+
+
+@SETTINGS
+@given(st.lists(valid_query, min_size=1, max_size=4), st.lists(documents(), min_size=1, max_size=4))
+def test_compiled_queries_answer_as_the_tree_reads(
+    texts: list[str], docs: list[MatchDocument]
+) -> None:
+    queries = [parse_query(text) for text in texts]
+    for document in docs:
+        for query in queries:
+            assert (query.match(document) is not None) == _evaluate(query.root, document)
 
 
 def _each(queries: dict[str, Query], document: MatchDocument) -> dict[str, QueryMatch]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -134,3 +135,27 @@ def test_tokenize_and_offsets_agree(text: str) -> None:
     for token in tokens:
         assert 0 <= token.start < token.end <= len(text)
         assert token.norm in tokenize(text[token.start : token.end])
+
+
+def _reference_arabic_variants(word: str) -> tuple[str, ...]:
+    """arabic_variants() as first written (an Arabic-letter test first): the cached one with its
+    shortcut on the first letter must agree."""
+    if not word or not re.match("[\u0621-\u064a]", word):
+        return ()
+    variants: list[str] = []
+    for clitic in textnorm.ARABIC_PROCLITICS:
+        if word.startswith(clitic) and len(word) - len(clitic) >= 3:
+            stem = word[len(clitic) :]
+            if stem not in variants:
+                variants.append(stem)
+            stacked = (clitic.endswith("ال") and clitic != "ال") or clitic == "لل"
+            if stacked and "ال" + stem not in variants:
+                variants.append("ال" + stem)
+    return tuple(v for v in variants if v != word)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("والفبكلمصدعشيهxa1ـ")), max_size=9))
+def test_arabic_variants_agree_with_the_reference(word: str) -> None:
+    assert arabic_variants(word) == _reference_arabic_variants(word)
+    assert arabic_variants(word) == arabic_variants.__wrapped__(word)  # cached or not

@@ -18,7 +18,7 @@ together is `newsmon.rules.ruleset.RuleSet`; highlights and snippets are `newsmo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from newsmon.rules.matching import (
@@ -29,6 +29,7 @@ from newsmon.rules.matching import (
     Op,
     Term,
     compile_node,
+    is_single_word,
     walk_terms,
     word_surfaces,
 )
@@ -86,12 +87,13 @@ class Query:
     root: Node = field(repr=False, compare=False)  # the parse tree
     _test: DocumentTest = field(repr=False, compare=False)
     positive_terms: tuple[Term, ...] = field(repr=False, compare=False)  # not under a NOT
+    _present_terms: Callable[[MatchDocument], tuple[str, ...]] = field(repr=False, compare=False)
 
     def match(self, doc: MatchDocument) -> QueryMatch | None:
         """The match of this query in `doc`, or None."""
         if not self._test(doc):
             return None
-        return QueryMatch(tuple(t.written for t in self.positive_terms if t.present(doc)))
+        return QueryMatch(self._present_terms(doc))
 
     def terms(self) -> tuple[str, ...]:
         """The terms and phrases not under NOT, as written (phrases without quotes), deduplicated."""
@@ -238,4 +240,28 @@ def parse_query(text: str) -> Query:
     for term, is_positive in walk_terms(root):
         if is_positive:
             positive.setdefault(term.written, term)
-    return Query(text, root, compile_node(root), tuple(positive.values()))
+    terms = tuple(positive.values())
+    return Query(text, root, compile_node(root), terms, _present_terms(terms))
+
+
+def _present_terms(terms: tuple[Term, ...]) -> Callable[[MatchDocument], tuple[str, ...]]:
+    """The test listing which of `terms` a document has, as written, in order.
+
+    Most terms are single words: those are found by one set intersection in C for all of them,
+    rather than one `Term.present` call each (two thirds of matching's time went there)."""
+    by_surface: dict[str, list[int]] = {}
+    others = []
+    for index, term in enumerate(terms):
+        if is_single_word(term):
+            for surface in term.surfaces[0]:
+                by_surface.setdefault(surface, []).append(index)
+        else:
+            others.append(index)
+    surfaces = frozenset(by_surface)
+
+    def present_terms(doc: MatchDocument) -> tuple[str, ...]:
+        found = {index for word in surfaces.intersection(doc.vocab) for index in by_surface[word]}
+        found.update(index for index in others if terms[index].present(doc))
+        return tuple(terms[index].written for index in sorted(found))
+
+    return present_terms
