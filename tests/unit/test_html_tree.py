@@ -97,3 +97,20 @@ def test_same_extraction_with_trafilaturas_parse(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(page, "load_html", utils.load_html)
     monkeypatch.setattr(page, "_fallback_parser", lambda: lxml.html.HTMLParser(encoding="utf-8"))
     assert extract_all() == ours
+
+
+def test_the_repair_removes_the_same_characters() -> None:
+    invalid = html_tree._InvalidXmlChars(utils.INVALID_XML_CHARS)
+    assert utils.INVALID_XML_CHARS.pattern == html_tree._INVALID_XML_CHARS_PATTERN
+    every = [chr(code) for code in range(0x10000)] + ["\U0001f600"]
+    assert "".join(c for c in every if utils.INVALID_XML_CHARS.match(c)) == (
+        html_tree._INVALID_XML_CHARS
+    )
+    for char in every:
+        text = f"<p>a{char}b\u00e9\u062a</p>"
+        assert invalid.sub("", text) == utils.INVALID_XML_CHARS.sub("", text)
+    page = "<html><body><p>\x00caf\x0c\u00e9\ufffe\uffff</p></body></html>"
+    assert invalid.sub("", page) == utils.INVALID_XML_CHARS.sub("", page)
+    html_tree.load_html(page)
+    assert utils.INVALID_XML_CHARS is not invalid and utils.INVALID_XML_CHARS.pattern
+    assert isinstance(utils.INVALID_XML_CHARS, type(invalid._pattern))  # trafilatura's put back

@@ -23,6 +23,7 @@ its parser.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -74,14 +75,40 @@ def _trafilatura_parser() -> lxml.html.HTMLParser:
 
 @contextmanager
 def _parsing_with(parser: lxml.html.HTMLParser) -> Iterator[None]:
-    from trafilatura import utils
+    from trafilatura import utils as trafilatura_utils
 
-    own = utils.HTML_PARSER
+    # As a plain module object: mypy would hold the stand-in pattern to re.Pattern's type.
+    utils: Any = trafilatura_utils
+    own_parser, own_invalid = utils.HTML_PARSER, utils.INVALID_XML_CHARS
     utils.HTML_PARSER = parser
+    if own_invalid.pattern == _INVALID_XML_CHARS_PATTERN:
+        utils.INVALID_XML_CHARS = _InvalidXmlChars(own_invalid)
     try:
         yield
     finally:
-        utils.HTML_PARSER = own
+        utils.HTML_PARSER, utils.INVALID_XML_CHARS = own_parser, own_invalid
+
+
+# trafilatura.utils.INVALID_XML_CHARS (2.3.1): the characters its repair removes from a page.
+_INVALID_XML_CHARS_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_INVALID_XML_CHARS = (
+    "".join(map(chr, (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)))) + "\ufffe\uffff"
+)
+
+
+class _InvalidXmlChars:
+    """trafilatura's pattern for its repair's `.sub("", page)`, which returns the page unchanged
+    without scanning it with the regular expression when none of the characters is in it (nearly
+    every page: 1 of the 500 dev-set pages has one). A search for each character in turn is ~3x
+    faster than the expression's scan of the page (0.08 against 0.22 ms on a 68 KB page)."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self._pattern = pattern
+
+    def sub(self, replacement: str, text: str) -> str:
+        if not any(char in text for char in _INVALID_XML_CHARS):
+            return text
+        return self._pattern.sub(replacement, text)
 
 
 def load_html(html: str) -> HtmlElement | None:
