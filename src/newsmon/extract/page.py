@@ -22,6 +22,7 @@ from newsmon.extract.html_tree import html_parser, load_html
 from newsmon.extract.page_metadata import read_metadata
 from newsmon.extract.pagetype import page_kind
 from newsmon.extract.promos import drop_promo_lines, promo_texts
+from newsmon.extract.readability_candidates import install as install_readability_candidates
 from newsmon.extract.selectors import install as install_fast_selectors
 from newsmon.extract.textdates import published_from_text
 from newsmon.records import Extracted
@@ -128,7 +129,9 @@ def extract_page(
 @functools.cache
 def _install_fast_selectors() -> int:
     """Once per process, on first use: trafilatura's slowest selectors, same elements in less time
-    (extract/selectors.py)."""
+    (extract/selectors.py), and readability's walk for unlikely candidates
+    (extract/readability_candidates.py)."""
+    install_readability_candidates()
     return install_fast_selectors()
 
 

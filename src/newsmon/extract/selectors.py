@@ -345,15 +345,19 @@ def install() -> int:
 
 @contextmanager
 def trafilatura_own_selectors() -> Iterator[None]:
-    """trafilatura's own XPath selectors for the duration (to time plain trafilatura beside
-    newsmon in one process); the fast ones are put back after."""
+    """trafilatura's own XPath selectors (and readability method: extract/readability_candidates)
+    for the duration, to time plain trafilatura beside newsmon in one process; the fast ones are
+    put back after."""
+    from newsmon.extract.readability_candidates import trafilatura_own
+
     replaced = []
     for selectors, index, fast in fast_selectors():
         if isinstance(selectors[index], FastSelector):
             selectors[index] = fast.original
             replaced.append((selectors, index, fast))
     try:
-        yield
+        with trafilatura_own():
+            yield
     finally:
         for selectors, index, fast in replaced:
             selectors[index] = fast
