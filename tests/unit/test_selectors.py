@@ -137,3 +137,17 @@ def test_installed_in_trafilaturas_lists_and_put_back_for_plain_trafilatura() ->
     with selectors.trafilatura_own_selectors():
         assert not isinstance(xpaths.OVERALL_DISCARD_XPATH[1], selectors.FastSelector)
     assert isinstance(xpaths.OVERALL_DISCARD_XPATH[1], selectors.FastSelector)
+
+
+def test_the_context_element_itself_is_never_selected() -> None:
+    # `.//*` is the descendants only; the selectors walking attribute owners must not add the
+    # element they are called on, though it carries every attribute their conditions read.
+    tree = lxml.html.document_fromstring(
+        '<html><body id="reply-1" class="hide-me comments-title" style="display:none hidden" '
+        'aria-hidden="true"><div class="hide-x" aria-hidden="true">t</div>'
+        '<section id="comments">c</section></body></html>'
+    )
+    for _, _, fast in selectors.fast_selectors():
+        for context in (tree, tree.body):
+            assert fast(context) == list(fast.original(context)), fast.path
+            assert context not in fast(context)

@@ -18,9 +18,11 @@ from lxml.html import HtmlElement
 
 from newsmon.extract import language
 from newsmon.extract.fallback_text import fallback_text
+from newsmon.extract.html_tree import html_parser, load_html
 from newsmon.extract.page_metadata import read_metadata
 from newsmon.extract.pagetype import page_kind
 from newsmon.extract.promos import drop_promo_lines, promo_texts
+from newsmon.extract.readability_candidates import install as install_readability_candidates
 from newsmon.extract.selectors import install as install_fast_selectors
 from newsmon.extract.textdates import published_from_text
 from newsmon.records import Extracted
@@ -127,7 +129,9 @@ def extract_page(
 @functools.cache
 def _install_fast_selectors() -> int:
     """Once per process, on first use: trafilatura's slowest selectors, same elements in less time
-    (extract/selectors.py)."""
+    (extract/selectors.py), and readability's walk for unlikely candidates
+    (extract/readability_candidates.py)."""
+    install_readability_candidates()
     return install_fast_selectors()
 
 
@@ -196,22 +200,26 @@ def _page_title(tree: HtmlElement) -> str | None:
 
 def parse_html(html: str) -> HtmlElement | None:
     """The page as an lxml tree, as trafilatura parses it; None if there is no document at all.
+    (Its element objects are made without a Python call each: extract/html_tree.py.)
 
     trafilatura refuses a document whose first 50 characters do not say "html" (a broken
     doctype, a page starting with a comment); a page served as text/html is parsed anyway.
     """
-    from trafilatura.utils import load_html
-
     html = _close_unclosed_title(html)
     tree = load_html(html)
     if tree is None and html.strip():
         try:
             tree = lxml.html.document_fromstring(
-                html.encode("utf-8", "replace"), parser=lxml.html.HTMLParser(encoding="utf-8")
+                html.encode("utf-8", "replace"), parser=_fallback_parser()
             )
         except (ValueError, lxml.etree.ParserError):
             return None
     return tree
+
+
+@functools.cache
+def _fallback_parser() -> lxml.html.HTMLParser:
+    return html_parser(encoding="utf-8")
 
 
 _TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.IGNORECASE)
