@@ -128,6 +128,20 @@ PREFECT_SERVER_TUNING = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
 }
 
+# Services of Prefect's temporary API that newsmon's one-off runs have no use for, off (the
+# temporary API serves no UI, and dies with the run). Each task run sends three state events;
+# the event persister stored each in the API's database (events + their related resources), and
+# the triggers service matched each against automations (and swept for proactive ones every
+# 5 s): together ~3 of the ~11 ms of the API's CPU per task run (benchmarks/prefect_cpu.py).
+# Task runs, states, logs and artifacts are recorded without them (the task run recorder reads
+# the same events from the API's own message bus). What this gives up on the temporary API only:
+# its events feed, and automations (they were racy there: the API dies with the run). A Prefect
+# server (deploy/, PREFECT_API_URL) keeps both; these variables never reach it.
+PREFECT_TEMPORARY_API_SERVICES_OFF = {
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+}
+
 
 def prepare_prefect() -> None:
     # No telemetry (no DNS here and none wanted), and keep the console for our own report: flow
@@ -142,7 +156,7 @@ def prepare_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # Failures are listed in our own summary; a run that fails prints its error (traceback) once.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_RUNS_CONSOLE_LEVEL", "ERROR")
-    for name, value in PREFECT_SERVER_TUNING.items():
+    for name, value in {**PREFECT_SERVER_TUNING, **PREFECT_TEMPORARY_API_SERVICES_OFF}.items():
         os.environ.setdefault(name, value)
 
 
