@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from newsmon.store.models import Article, StoryFeatureRow, StoryKey, UTCDateTime, table_of
+from newsmon.store.models import Article, StoryFeatureRow, UTCDateTime, table_of
 from newsmon.stories.assign import WINDOW, StoryCandidate
 from newsmon.stories.features import StoryFeatures
 
@@ -28,10 +28,16 @@ from newsmon.stories.features import StoryFeatures
 PER_KEY_EACH_SIDE = 25
 
 
+# SQLite allows 500 terms in a compound SELECT (SQLITE_MAX_COMPOUND_SELECT), two per key: a
+# lookup with more keys runs in chunks of this many (the candidates per key do not change).
+SQLITE_KEYS_PER_STATEMENT = 100
+
+
 @functools.cache
-def _candidate_statement(dialect: str) -> sa.Select[Any]:
+def _candidate_statement(dialect: str, keys: int) -> sa.Select[Any]:
     """Articles sharing an index key with the new one within the window, with features and story:
-    one statement on both engines, around the nearest articles of each key (`_nearest`)."""
+    one statement on both engines, around the nearest articles of each key (`_nearest`; SQLite's
+    is written for `keys` keys, bound as :k0, :k1...)."""
     features, article = table_of(StoryFeatureRow), table_of(Article)
     # The features as the JSON text stored, parsed by `_parsed_features` (cached by that text).
     text: sa.ColumnElement[str] = (
@@ -45,6 +51,7 @@ def _candidate_statement(dialect: str) -> sa.Select[Any]:
         if dialect == "postgresql"
         else sa.type_coerce(features.c.seen_at, sa.Text)
     )
+    nearest = _postgresql_nearest() if dialect == "postgresql" else _sqlite_nearest(keys)
     return (
         sa.select(
             features.c.article_id,
@@ -53,59 +60,64 @@ def _candidate_statement(dialect: str) -> sa.Select[Any]:
             article.c.story_id,
         )
         .join(article, article.c.id == features.c.article_id)
-        .where(features.c.article_id.in_(_nearest(dialect)))
+        .where(features.c.article_id.in_(sa.select(nearest.c.article_id)))
         .where(article.c.story_id.is_not(None))
     )
 
 
-def _nearest(dialect: str) -> sa.Select[Any]:
-    """Ids of the articles named by the keys (`keys`) nearest in time to `seen`, in [lo, hi].
+# The nearest articles of each key (`_nearest_after`, `_nearest_before`), the same on both engines:
+# per key, the PER_KEY_EACH_SIDE first at or after `seen` up to `hi` and the PER_KEY_EACH_SIDE
+# last before it down to `lo`, each a range scan of story_key's primary key (key, seen_at,
+# article_id), forward or backward; article_id orders articles seen at the same time, so which
+# ones a side takes never depends on the engine or on the order rows were stored in.
+def _nearest_after(key: str) -> str:
+    return (
+        f"SELECT article_id FROM story_key WHERE key = {key} AND seen_at >= :seen"
+        " AND seen_at <= :hi ORDER BY seen_at ASC, article_id ASC LIMIT :per_side"
+    )
 
-    PostgreSQL: per key, the PER_KEY_EACH_SIDE nearest articles before and after, two index range
-    scans of story_key's primary key (key, seen_at, article_id) each. SQLite (one machine, a
-    smaller archive) takes the `limit` nearest overall.
-    """
-    if dialect == "postgresql":
-        near = (
-            sa.text(
-                """
-            SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)
-            CROSS JOIN LATERAL (
-              (SELECT article_id FROM story_key
-                WHERE key = k.key AND seen_at >= :seen AND seen_at <= :hi
-                ORDER BY seen_at ASC LIMIT :per_side)
-              UNION ALL
-              (SELECT article_id FROM story_key
-                WHERE key = k.key AND seen_at < :seen AND seen_at >= :lo
-                ORDER BY seen_at DESC LIMIT :per_side)
-            ) AS n
-            """
-            )
-            .bindparams(
-                sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)),
-                sa.bindparam("seen", type_=UTCDateTime()),
-                sa.bindparam("lo", type_=UTCDateTime()),
-                sa.bindparam("hi", type_=UTCDateTime()),
-            )
-            .columns(article_id=sa.Integer)
-            .subquery("near")
-        )
-        return sa.select(near.c.article_id)
-    key = table_of(StoryKey)
-    lo = sa.bindparam("lo", type_=key.c.seen_at.type)
-    hi = sa.bindparam("hi", type_=key.c.seen_at.type)
-    seen = sa.bindparam("seen", type_=key.c.seen_at.type)
-    nearest = (
-        sa.select(key.c.article_id)
-        .where(
-            key.c.key.in_(sa.bindparam("keys", expanding=True)),
-            key.c.seen_at >= lo,
-            key.c.seen_at <= hi,
-        )
-        .order_by(sa.func.abs(sa.func.julianday(key.c.seen_at) - sa.func.julianday(seen)))
-        .limit(sa.bindparam("limit"))
-    ).subquery()
-    return sa.select(nearest.c.article_id)
+
+def _nearest_before(key: str) -> str:
+    return (
+        f"SELECT article_id FROM story_key WHERE key = {key} AND seen_at < :seen"
+        " AND seen_at >= :lo ORDER BY seen_at DESC, article_id DESC LIMIT :per_side"
+    )
+
+
+def _times(clause: sa.TextClause) -> sa.TextClause:
+    return clause.bindparams(
+        sa.bindparam("seen", type_=UTCDateTime()),
+        sa.bindparam("lo", type_=UTCDateTime()),
+        sa.bindparam("hi", type_=UTCDateTime()),
+    )
+
+
+def _postgresql_nearest() -> sa.Subquery:
+    """Per key of the array :keys (LATERAL), both sides' nearest (`_nearest_after`)."""
+    clause = sa.text(
+        "SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)"
+        f" CROSS JOIN LATERAL (({_nearest_after('k.key')}) UNION ALL"
+        f" ({_nearest_before('k.key')})) AS n"
+    ).bindparams(sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)))
+    return _times(clause).columns(article_id=sa.Integer).subquery("near")
+
+
+def _sqlite_nearest(keys: int) -> sa.Subquery:
+    """Both sides' nearest (`_nearest_after`) of each of :k0..:k{keys-1}: SQLite has no
+    LATERAL, so one small ordered SELECT per key and side, all in one UNION ALL (each term
+    wrapped: a compound's own terms take no ORDER BY or LIMIT)."""
+    terms = [
+        f"SELECT article_id FROM ({side(f':k{i}')})"
+        for i in range(keys)
+        for side in (_nearest_after, _nearest_before)
+    ]
+    clause = sa.text(" UNION ALL ".join(terms))
+    return _times(clause).columns(article_id=sa.Integer).subquery("near")
+
+
+@functools.cache
+def _key_names(keys: int) -> tuple[str, ...]:
+    return tuple(f"k{i}" for i in range(keys))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -124,29 +136,45 @@ def _parsed_features(text: str) -> StoryFeatures:
 def story_candidates(
     session: Session, features: StoryFeatures, seen_at: datetime
 ) -> list[StoryCandidate]:
-    """Stored articles that share an index key with `features` within the story window."""
-    keys = features.index_keys()
+    """Stored articles that share an index key with `features` within the story window: per
+    key, the PER_KEY_EACH_SIDE nearest in time on each side of `seen_at` (`_nearest_after`)."""
+    keys = list(dict.fromkeys(features.index_keys()))
     if not keys:
         return []
     dialect = session.get_bind().dialect
     seen_at_of = _seen_at_reader(dialect)
-    rows = session.connection().execute(
-        _candidate_statement(dialect.name),
-        {
-            "keys": keys,
-            "lo": seen_at - WINDOW,
-            "hi": seen_at + WINDOW,
-            "seen": seen_at,
-            "per_side": PER_KEY_EACH_SIDE,
-            "limit": 2 * PER_KEY_EACH_SIDE * len(keys),
-        },
-    )
+    connection = session.connection()
+    times = {
+        "lo": seen_at - WINDOW,
+        "hi": seen_at + WINDOW,
+        "seen": seen_at,
+        "per_side": PER_KEY_EACH_SIDE,
+    }
+    if dialect.name == "postgresql":
+        chunks = [
+            connection.execute(_candidate_statement("postgresql", 0), {**times, "keys": keys})
+        ]
+    else:
+        chunks = [
+            connection.execute(
+                _candidate_statement("sqlite", len(chunk)),
+                {**times, **dict(zip(_key_names(len(chunk)), chunk, strict=True))},
+            )
+            for chunk in _chunks(keys, SQLITE_KEYS_PER_STATEMENT)
+        ]
     # Unpacked by position (the statement's column order): ~100 rows per lookup, and reading
-    # each column by name cost more than the caches' lookups.
+    # each column by name cost more than the caches' lookups. Chunks may repeat an article (it
+    # names keys of two chunks): `decide_story` keeps the best score of each story, so a repeat
+    # changes nothing.
     return [
         StoryCandidate(article_id, story_id, _parsed_features(text), seen_at_of(seen))
+        for rows in chunks
         for article_id, text, seen, story_id in rows
     ]
+
+
+def _chunks(keys: list[int], size: int) -> list[list[int]]:
+    return [keys[start : start + size] for start in range(0, len(keys), size)]
 
 
 def _seen_at_reader(dialect: sa.Dialect) -> Callable[[Any], datetime]:
