@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from newsmon.store.models import Article, StoryFeatureRow, UTCDateTime, table_of
+from newsmon.store.models import Article, StoryFeatureRow, StoryKey, UTCDateTime, table_of
 from newsmon.stories.assign import WINDOW, StoryCandidate
 from newsmon.stories.features import StoryFeatures
 
@@ -31,38 +31,6 @@ PER_KEY_EACH_SIDE = 25
 # SQLite allows 500 terms in a compound SELECT (SQLITE_MAX_COMPOUND_SELECT), two per key: a
 # lookup with more keys runs in chunks of this many (the candidates per key do not change).
 SQLITE_KEYS_PER_STATEMENT = 100
-
-
-@functools.cache
-def _candidate_statement(dialect: str, keys: int) -> sa.Select[Any]:
-    """Articles sharing an index key with the new one within the window, with features and story:
-    one statement on both engines, around the nearest articles of each key (`_nearest`; SQLite's
-    is written for `keys` keys, bound as :k0, :k1...)."""
-    features, article = table_of(StoryFeatureRow), table_of(Article)
-    # The features as the JSON text stored, parsed by `_parsed_features` (cached by that text).
-    text: sa.ColumnElement[str] = (
-        sa.cast(features.c.features, sa.Text)
-        if dialect == "postgresql"
-        else sa.type_coerce(features.c.features, sa.Text)
-    )
-    # SQLite: the time as the text stored, read by `_seen_at_reader` (cached by that text).
-    seen: sa.ColumnElement[Any] = (
-        features.c.seen_at
-        if dialect == "postgresql"
-        else sa.type_coerce(features.c.seen_at, sa.Text)
-    )
-    nearest = _postgresql_nearest() if dialect == "postgresql" else _sqlite_nearest(keys)
-    return (
-        sa.select(
-            features.c.article_id,
-            text.label("features"),
-            seen.label("seen_at"),
-            article.c.story_id,
-        )
-        .join(article, article.c.id == features.c.article_id)
-        .where(features.c.article_id.in_(sa.select(nearest.c.article_id)))
-        .where(article.c.story_id.is_not(None))
-    )
 
 
 # The nearest articles of each key (`_nearest_after`, `_nearest_before`), the same on both engines:
@@ -84,35 +52,60 @@ def _nearest_before(key: str) -> str:
     )
 
 
-def _times(clause: sa.TextClause) -> sa.TextClause:
-    return clause.bindparams(
-        sa.bindparam("seen", type_=UTCDateTime()),
-        sa.bindparam("lo", type_=UTCDateTime()),
-        sa.bindparam("hi", type_=UTCDateTime()),
+@functools.cache
+def _postgresql_statement() -> sa.Select[Any]:
+    """The candidates (article id, features as JSON text, seen_at, story) of the keys in the
+    array :keys: per key (LATERAL), both sides' nearest (`_nearest_after`)."""
+    features, article = table_of(StoryFeatureRow), table_of(Article)
+    nearest = (
+        sa.text(
+            "SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)"
+            f" CROSS JOIN LATERAL (({_nearest_after('k.key')}) UNION ALL"
+            f" ({_nearest_before('k.key')})) AS n"
+        )
+        .bindparams(
+            sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)),
+            sa.bindparam("seen", type_=UTCDateTime()),
+            sa.bindparam("lo", type_=UTCDateTime()),
+            sa.bindparam("hi", type_=UTCDateTime()),
+        )
+        .columns(article_id=sa.Integer)
+        .subquery("near")
+    )
+    return (
+        sa.select(
+            features.c.article_id,
+            # The features as the JSON text stored, parsed by `_parsed_features` (cached by it).
+            sa.cast(features.c.features, sa.Text).label("features"),
+            features.c.seen_at,
+            article.c.story_id,
+        )
+        .join(article, article.c.id == features.c.article_id)
+        .where(features.c.article_id.in_(sa.select(nearest.c.article_id)))
+        .where(article.c.story_id.is_not(None))
     )
 
 
-def _postgresql_nearest() -> sa.Subquery:
-    """Per key of the array :keys (LATERAL), both sides' nearest (`_nearest_after`)."""
-    clause = sa.text(
-        "SELECT DISTINCT n.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)"
-        f" CROSS JOIN LATERAL (({_nearest_after('k.key')}) UNION ALL"
-        f" ({_nearest_before('k.key')})) AS n"
-    ).bindparams(sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger)))
-    return _times(clause).columns(article_id=sa.Integer).subquery("near")
+@functools.cache
+def _sqlite_statement(keys: int) -> str:
+    """The same candidates as `_postgresql_statement` on SQLite, for keys :k0..:k{keys-1}.
 
-
-def _sqlite_nearest(keys: int) -> sa.Subquery:
-    """Both sides' nearest (`_nearest_after`) of each of :k0..:k{keys-1}: SQLite has no
-    LATERAL, so one small ordered SELECT per key and side, all in one UNION ALL (each term
-    wrapped: a compound's own terms take no ORDER BY or LIMIT)."""
-    terms = [
+    SQLite has no LATERAL: one small ordered SELECT per key and side, all in one UNION ALL (each
+    term wrapped: a compound's own terms take no ORDER BY or LIMIT). Run as the driver's own SQL
+    with named parameters: SQLAlchemy's positional binding processed the times once per use
+    (four per key), more than SQLite took to run the scans; features and times come back as the
+    text stored, parsed once per text (`_parsed_features`, `_sqlite_seen_at`).
+    """
+    nearest = " UNION ALL ".join(
         f"SELECT article_id FROM ({side(f':k{i}')})"
         for i in range(keys)
         for side in (_nearest_after, _nearest_before)
-    ]
-    clause = sa.text(" UNION ALL ".join(terms))
-    return _times(clause).columns(article_id=sa.Integer).subquery("near")
+    )
+    return (
+        "SELECT f.article_id, f.features, f.seen_at, a.story_id"
+        " FROM story_features AS f JOIN article AS a ON a.id = f.article_id"
+        f" WHERE f.article_id IN ({nearest}) AND a.story_id IS NOT NULL"
+    )
 
 
 @functools.cache
@@ -142,27 +135,40 @@ def story_candidates(
     if not keys:
         return []
     dialect = session.get_bind().dialect
-    seen_at_of = _seen_at_reader(dialect)
     connection = session.connection()
+    if dialect.name == "postgresql":
+        rows = connection.execute(
+            _postgresql_statement(),
+            {
+                "keys": keys,
+                "lo": seen_at - WINDOW,
+                "hi": seen_at + WINDOW,
+                "seen": seen_at,
+                "per_side": PER_KEY_EACH_SIDE,
+            },
+        )
+        return _candidates([rows], _as_is)
+    stored = _sqlite_time_text(dialect)
     times = {
-        "lo": seen_at - WINDOW,
-        "hi": seen_at + WINDOW,
-        "seen": seen_at,
+        "lo": stored(seen_at - WINDOW),
+        "hi": stored(seen_at + WINDOW),
+        "seen": stored(seen_at),
         "per_side": PER_KEY_EACH_SIDE,
     }
-    if dialect.name == "postgresql":
-        chunks = [
-            connection.execute(_candidate_statement("postgresql", 0), {**times, "keys": keys})
-        ]
-    else:
-        chunks = [
-            connection.execute(
-                _candidate_statement("sqlite", len(chunk)),
-                {**times, **dict(zip(_key_names(len(chunk)), chunk, strict=True))},
-            )
-            for chunk in _chunks(keys, SQLITE_KEYS_PER_STATEMENT)
-        ]
-    # Unpacked by position (the statement's column order): ~100 rows per lookup, and reading
+    chunks = [
+        connection.exec_driver_sql(
+            _sqlite_statement(len(chunk)),
+            {**times, **dict(zip(_key_names(len(chunk)), chunk, strict=True))},
+        )
+        for chunk in _chunks(keys, SQLITE_KEYS_PER_STATEMENT)
+    ]
+    return _candidates(chunks, _sqlite_seen_at(dialect))
+
+
+def _candidates(
+    chunks: list[sa.CursorResult[Any]], seen_at_of: Callable[[Any], datetime]
+) -> list[StoryCandidate]:
+    # Unpacked by position (the statements' column order): ~100 rows per lookup, and reading
     # each column by name cost more than the caches' lookups. Chunks may repeat an article (it
     # names keys of two chunks): `decide_story` keeps the best score of each story, so a repeat
     # changes nothing.
@@ -177,17 +183,19 @@ def _chunks(keys: list[int], size: int) -> list[list[int]]:
     return [keys[start : start + size] for start in range(0, len(keys), size)]
 
 
-def _seen_at_reader(dialect: sa.Dialect) -> Callable[[Any], datetime]:
-    """How `story_candidates` reads a candidate's `seen_at` as the column type would.
+@functools.cache
+def _sqlite_time_text(dialect: sa.Dialect) -> Callable[[datetime], str]:
+    """A time as SQLite stores it in story_key.seen_at (the column type's own bind processing):
+    the statement compares it with the stored text."""
+    column_type = table_of(StoryKey).c.seen_at.type
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None  # UTCDateTime writes naive UTC text on SQLite
 
-    SQLite returns the stored text, parsed here by the column type's own result processor,
-    cached by the text: a candidate recurs in ~100 lookups, and parsing it again each time (a
-    regular expression, then the time zone) cost a tenth of the lookup. PostgreSQL returns it
-    typed already.
-    """
-    if dialect.name == "postgresql":
-        return _as_is
-    return _sqlite_seen_at(dialect)
+    def text(value: datetime) -> str:
+        stored: str = process(value)
+        return stored
+
+    return text
 
 
 def _as_is(value: datetime) -> datetime:
@@ -196,6 +204,9 @@ def _as_is(value: datetime) -> datetime:
 
 @functools.cache
 def _sqlite_seen_at(dialect: sa.Dialect) -> Callable[[str], datetime]:
+    """A candidate's `seen_at` from the text SQLite stores, as the column type reads it (its own
+    result processor), cached by the text: a candidate recurs in ~100 lookups, and parsing it
+    again each time (a regular expression, then the time zone) cost a tenth of the lookup."""
     column_type = table_of(StoryFeatureRow).c.seen_at.type
     process = column_type.dialect_impl(dialect).result_processor(dialect, None)
     assert process is not None  # UTCDateTime processes every value it reads
