@@ -56,9 +56,13 @@ def copy_candidates(session: Session, exact_hash: str, band_keys: Sequence[int])
     """The stored articles a new one may be a copy of (sharing a band key or its exact hash)."""
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        rows: Any = connection.exec_driver_sql(
+        # The driver's own cursor, in the session's transaction (SQLAlchemy's result is for
+        # rows read by name and typed: these are plain).
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a checked-out connection
+        rows: Any = driver.execute(
             _sqlite_candidate_sql(len(band_keys)), (*band_keys, exact_hash)
-        )
+        ).fetchall()
     else:
         rows = connection.execute(
             candidate_statement(connection.dialect.name),
