@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +26,6 @@ from newsmon.store.models import (
     Alert,
     Article,
     Story,
-    StoryFeatureRow,
-    StoryKey,
     StoryMerge,
     table_of,
 )
@@ -35,6 +33,7 @@ from newsmon.store.models import (
 # Re-exported (`as`): benchmarks/story_lookup.py knows the lookup by this module.
 from newsmon.store.story_candidates import PER_KEY_EACH_SIDE as PER_KEY_EACH_SIDE
 from newsmon.store.story_candidates import story_candidates as story_candidates
+from newsmon.store.story_candidates import story_keys, write_story_index
 from newsmon.stories.assign import StoryDecision, decide_story
 from newsmon.stories.features import StoryFeatures
 from newsmon.stories.updates import update_reason
@@ -59,6 +58,7 @@ class StoryPlan:
     cluster_id: int | None  # a copy's cluster (a copy's story is its cluster's)
     new: bool  # it starts a story (or, a copy, its cluster becomes one)
     decision: StoryDecision | None  # not a copy: scored against its candidates
+    keys: list[int] = field(default_factory=list)  # not a copy: its index keys (`story_keys`)
 
 
 def plan_story(
@@ -78,8 +78,9 @@ def plan_story(
         # The cluster began before stories existed: it becomes one, with the cluster's id.
         new = story_id is None
         return StoryPlan(cluster_id if new else story_id, cluster_id, new, None)
-    decision = decide_story(features, seen_at, story_candidates(session, features, seen_at))
-    return StoryPlan(decision.story_id, None, decision.story_id is None, decision)
+    keys = story_keys(features)
+    decision = decide_story(features, seen_at, story_candidates(session, features, seen_at, keys))
+    return StoryPlan(decision.story_id, None, decision.story_id is None, decision, keys)
 
 
 def assign_story(
@@ -108,16 +109,7 @@ def assign_story(
         merge_story(
             session, loser, into=story_id, article_id=article_id, score=plan.decision.score, now=now
         )
-    connection.execute(
-        _statements().features,
-        {"article_id": article_id, "seen_at": seen_at, "features": features.to_json()},
-    )
-    keys = list(dict.fromkeys(features.index_keys()))
-    if keys:
-        connection.execute(
-            _statements().keys,
-            [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
-        )
+    write_story_index(session, article_id, seen_at, features, plan.keys)
     return StoryAssignment(story_id, plan.new, plan.decision.merge)
 
 
@@ -135,8 +127,6 @@ class _Statements:
     story_of: sa.Select[Any]
     new_story: sa.Insert
     set_story: sa.Update
-    features: sa.Insert
-    keys: sa.Insert
 
 
 @functools.cache
@@ -148,8 +138,6 @@ def _statements() -> _Statements:
         set_story=sa.update(article)
         .where(article.c.id == sa.bindparam("article"))
         .values(story_id=sa.bindparam("story")),
-        features=sa.insert(table_of(StoryFeatureRow)),
-        keys=sa.insert(table_of(StoryKey)),
     )
 
 

@@ -1,5 +1,7 @@
-"""The story candidate lookup: the stored articles sharing an index key with a new one, nearest
-in time within the story window, with their features and story (what `decide_story` scores).
+"""The story candidate lookup: the stored articles sharing an index key with a new one, per key
+the nearest in time on each side within the story window, with their features and story (what
+`decide_story` scores); the same articles on SQLite and PostgreSQL. Also what it reads, written
+for each article that is not a copy (`write_story_index`: its features and index keys).
 
 Split from `store/stories.py` (assignment, merges, updates), which calls it for each article it
 stores. The features and, on SQLite, the times of the candidates are read as the stored text and
@@ -129,12 +131,21 @@ def _parsed_features(text: str) -> StoryFeatures:
     return StoryFeatures.from_json(json.loads(text))
 
 
+def story_keys(features: StoryFeatures) -> list[int]:
+    """An article's index keys, each once: what it is looked up by, and found by later."""
+    return list(dict.fromkeys(features.index_keys()))
+
+
 def story_candidates(
-    session: Session, features: StoryFeatures, seen_at: datetime
+    session: Session,
+    features: StoryFeatures,
+    seen_at: datetime,
+    keys: list[int] | None = None,
 ) -> list[StoryCandidate]:
     """Stored articles that share an index key with `features` within the story window: per
-    key, the PER_KEY_EACH_SIDE nearest in time on each side of `seen_at` (`_nearest_after`)."""
-    keys = list(dict.fromkeys(features.index_keys()))
+    key, the PER_KEY_EACH_SIDE nearest in time on each side of `seen_at` (`_nearest_after`).
+    `keys`: `story_keys(features)`, when the caller has them already."""
+    keys = story_keys(features) if keys is None else keys
     if not keys:
         return []
     dialect = session.get_bind().dialect
@@ -151,7 +162,7 @@ def story_candidates(
             },
         )
         return _candidates([rows], _as_is)
-    stored = _sqlite_time_text(dialect)
+    stored = sqlite_time_text(dialect)
     times = {
         "lo": stored(seen_at - WINDOW),
         "hi": stored(seen_at + WINDOW),
@@ -172,6 +183,57 @@ def story_candidates(
     return _candidates(chunks, _sqlite_seen_at(dialect))
 
 
+def write_story_index(
+    session: Session, article_id: int, seen_at: datetime, features: StoryFeatures, keys: list[int]
+) -> None:
+    """Store an article's features and index keys (`story_keys`): what later lookups read."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.execute(
+            _index_inserts()[0],
+            {"article_id": article_id, "seen_at": seen_at, "features": features.to_json()},
+        )
+        if keys:
+            connection.execute(
+                _index_inserts()[1],
+                [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
+            )
+        return
+    # SQLite: through the driver's own cursor, in the session's transaction, values as the
+    # column types write them (SQLAlchemy's statement path cost as much as SQLite's insert).
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a checked-out connection
+    seen = sqlite_time_text(connection.dialect)(seen_at)
+    driver.execute(
+        "INSERT INTO story_features (article_id, seen_at, features) VALUES (?, ?, ?)",
+        (article_id, seen, _sqlite_json(connection.dialect)(features.to_json())),
+    )
+    if keys:
+        driver.executemany(
+            "INSERT INTO story_key (key, seen_at, article_id) VALUES (?, ?, ?)",
+            [(key, seen, article_id) for key in keys],
+        )
+
+
+@functools.cache
+def _sqlite_json(dialect: sa.Dialect) -> Callable[[Any], str]:
+    """story_features.features as the column type writes it on SQLite (its JSON text)."""
+    column_type = table_of(StoryFeatureRow).c.features.type
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None  # JSON is written as text
+
+    def text(value: Any) -> str:
+        written: str = process(value)
+        return written
+
+    return text
+
+
+@functools.cache
+def _index_inserts() -> tuple[sa.Insert, sa.Insert]:
+    return sa.insert(table_of(StoryFeatureRow)), sa.insert(table_of(StoryKey))
+
+
 def _candidates(chunks: list[Any], seen_at_of: Callable[[Any], datetime]) -> list[StoryCandidate]:
     # Unpacked by position (the statements' column order): ~100 rows per lookup, and reading
     # each column by name cost more than the caches' lookups. Chunks may repeat an article (it
@@ -189,9 +251,9 @@ def _chunks(keys: list[int], size: int) -> list[list[int]]:
 
 
 @functools.cache
-def _sqlite_time_text(dialect: sa.Dialect) -> Callable[[datetime], str]:
+def sqlite_time_text(dialect: sa.Dialect) -> Callable[[datetime], str]:
     """A time as SQLite stores it in story_key.seen_at (the column type's own bind processing):
-    the statement compares it with the stored text."""
+    the lookup compares it with the stored text, and `store.stories` writes it so."""
     column_type = table_of(StoryKey).c.seen_at.type
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     assert process is not None  # UTCDateTime writes naive UTC text on SQLite
