@@ -9,6 +9,8 @@ has none), then times only the database part of `tasks/store.py::store_batch`
 (`store_articles` and `release_pages`) per batch of `--batch` articles, in one transaction each.
 With `--dump`, it writes a digest of every table the store writes (rows as the engine holds them,
 timestamps as stored): two runs of two versions on the same archive must print equal digests.
+Its `stories:` rows digest the stories (each article's story, the story tables) as typed values,
+alike on both engines: SQLite and PostgreSQL storing the same archive must print equal ones.
 
     .venv/bin/python benchmarks/store_replay.py /tmp/newsmon-bench-XXXX [--postgres]
         [--batch 100] [--no-alerts] [--profile 25] [--dump digest.json]
@@ -29,8 +31,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,6 +44,7 @@ from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
+from newsmon.store.models import Article, Story, StoryFeatureRow, StoryKey, StoryMerge, table_of
 from newsmon.store.page_claims import release_pages
 
 # What the store writes, each read back in a fixed order.
@@ -88,8 +92,6 @@ def read_drafts(bench: Path) -> list[ArticleDraft]:
     def when(value: str | None) -> object:
         if value is None:
             return None
-        from datetime import datetime
-
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     return [
@@ -110,14 +112,45 @@ def read_drafts(bench: Path) -> list[ArticleDraft]:
 
 
 def digest(engine: sa.Engine) -> dict[str, str]:
-    """Row count and sha256 of each table the store writes, rows as the engine returns them."""
+    """Row count and sha256 of each table the store writes, rows as the engine returns them,
+    then the stories (`stories:` rows) as values both engines give alike: compare those across
+    engines (the rows as stored differ in their types: text times and JSON on SQLite)."""
     found = {}
     with engine.connect() as connection:
         for table, order in TABLES.items():
             rows = connection.execute(sa.text(f"SELECT * FROM {table} ORDER BY {order}")).all()
-            text = "\n".join(repr(tuple(row)) for row in rows)
-            found[table] = f"{len(rows)} {hashlib.sha256(text.encode()).hexdigest()[:16]}"
+            found[table] = _hashed(repr(tuple(row)) for row in rows)
+        for name, statement in _story_tables().items():
+            rows = connection.execute(statement).all()
+            found[f"stories:{name}"] = _hashed(repr(tuple(map(_portable, row))) for row in rows)
     return found
+
+
+def _hashed(lines: Iterator[str]) -> str:
+    rows = list(lines)
+    return f"{len(rows)} {hashlib.sha256(chr(10).join(rows).encode()).hexdigest()[:16]}"
+
+
+def _story_tables() -> dict[str, sa.Select[Any]]:
+    """The story tables and each article's story, read through the models' column types (aware
+    times, parsed JSON on both engines), in primary key order."""
+    article = table_of(Article)
+    selects: dict[str, sa.Select[Any]] = {
+        "article": sa.select(article.c.id, article.c.story_id).order_by(article.c.id)
+    }
+    for model in (Story, StoryMerge, StoryFeatureRow, StoryKey):
+        table = table_of(model)
+        selects[table.name] = sa.select(table).order_by(*table.primary_key.columns)
+    return selects
+
+
+def _portable(value: object) -> object:
+    # PostgreSQL's jsonb orders an object's keys its own way.
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from newsmon.config.models import Config, SourceConfig
 from newsmon.records import ArticleDraft
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
 from newsmon.store.db import make_engine, upgrade
-from newsmon.store.stories import StoryAssignment
+from newsmon.store.stories import StoryAssignment, StoryPlan
 from stories_eval import Item, load_items
 
 
@@ -61,9 +61,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     items = load_items()
-    real = newsmon.store.articles.assign_story
+    real = newsmon.store.articles.assign_story, newsmon.store.articles.plan_story
 
-    def no_story(session: Session, **kw: Any) -> StoryAssignment:
+    def no_plan(session: Session, **kw: Any) -> StoryPlan:
+        return StoryPlan(None, None, True, None)
+
+    def no_story(session: Session, plan: StoryPlan, **kw: Any) -> StoryAssignment:
         return StoryAssignment(kw["article_id"], True)
 
     for engine_name, url in _engines():
@@ -75,8 +78,8 @@ def main() -> int:
             for variant in best:
                 run += 1
                 ready = _ready(items, run)
-                newsmon.store.articles.assign_story = (
-                    real if variant == "with stories" else no_story
+                (newsmon.store.articles.assign_story, newsmon.store.articles.plan_story) = (
+                    real if variant == "with stories" else (no_story, no_plan)
                 )  # type: ignore[assignment]
                 started = time.perf_counter()
                 with Session(engine) as session, session.begin():
@@ -85,7 +88,7 @@ def main() -> int:
                     )
                 per = 1000 * (time.perf_counter() - started) / len(ready)
                 best[variant] = min(best[variant], per)
-        newsmon.store.articles.assign_story = real  # type: ignore[assignment]
+        newsmon.store.articles.assign_story, newsmon.store.articles.plan_story = real
         engine.dispose()
         extra = best["with stories"] - best["without"]
         print(

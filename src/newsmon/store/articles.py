@@ -25,7 +25,7 @@ from newsmon.store.clusters import copy_candidates
 from newsmon.store.dialect import insert_on_conflict, no_nul
 from newsmon.store.models import Article, ArticleBand, ArticleTopic, QueuedEntry, table_of
 from newsmon.store.outbox import raise_alert
-from newsmon.store.stories import assign_story, story_updates
+from newsmon.store.stories import assign_story, plan_story, story_updates
 from newsmon.stories.copies import NEAR_DUPLICATE_THRESHOLD, Candidate, choose_cluster
 from newsmon.stories.features import story_features
 from newsmon.stories.gazetteer import packaged_gazetteer
@@ -103,6 +103,16 @@ def store_articles(
             else []
         )
         cluster = choose_cluster(fp, candidates, threshold=near_duplicate_threshold)
+        features = ready.story or story_features(
+            title=draft.title,
+            text=draft.text,
+            language=draft.language,
+            gazetteer=packaged_gazetteer(),
+        )
+        seen_at = draft.published_at or draft.fetched_at
+        # Its story decided before the insert, which writes it: an UPDATE after it would cost
+        # each article joining a story as much as its insert (an index entry moved).
+        plan = plan_story(session, cluster_id=cluster, features=features, seen_at=seen_at)
         row = no_nul(
             {
                 "url": draft.url,
@@ -118,6 +128,7 @@ def store_articles(
                 "signature": fp.signature,
                 "duplicate_of": cluster,
                 "fetched_at": draft.fetched_at,
+                "story_id": plan.story_id,
             }
         )
         connection = session.connection()
@@ -144,18 +155,7 @@ def store_articles(
         # Plain INSERT: the article was inserted just now, so none of its tags can exist yet.
         topics.extend({"article_id": article_id, "topic": t} for t in dict.fromkeys(ready.topics))
         story = assign_story(
-            session,
-            article_id=article_id,
-            cluster_id=cluster,
-            features=ready.story
-            or story_features(
-                title=draft.title,
-                text=draft.text,
-                language=draft.language,
-                gazetteer=packaged_gazetteer(),
-            ),
-            seen_at=draft.published_at or draft.fetched_at,
-            now=now,
+            session, plan, article_id=article_id, features=features, seen_at=seen_at, now=now
         )
         just_alerted = set()
         for rule, terms in ready.alert_matches.items():

@@ -54,19 +54,43 @@ def candidate_statement(dialect: str) -> sa.Select[Any]:
 
 def copy_candidates(session: Session, exact_hash: str, band_keys: Sequence[int]) -> list[Candidate]:
     """The stored articles a new one may be a copy of (sharing a band key or its exact hash)."""
-    statement = candidate_statement(session.get_bind().dialect.name)
-    rows = session.connection().execute(
-        statement, {"band_keys": list(band_keys), "exact_hash": exact_hash}
-    )
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The driver's own cursor, in the session's transaction (SQLAlchemy's result is for
+        # rows read by name and typed: these are plain).
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a checked-out connection
+        rows: Any = driver.execute(
+            _sqlite_candidate_sql(len(band_keys)), (*band_keys, exact_hash)
+        ).fetchall()
+    else:
+        rows = connection.execute(
+            candidate_statement(connection.dialect.name),
+            {"band_keys": list(band_keys), "exact_hash": exact_hash},
+        )
+    # By position (the statements' column order): reading ~15 rows per article by name cost
+    # a tenth of the lookup.
     return [
         Candidate(
-            article_id=row.id,
-            cluster_id=row.duplicate_of if row.duplicate_of is not None else row.id,
-            signature=row.signature,
-            exact_hash=row.exact_hash,
+            article_id=article_id,
+            cluster_id=article_id if duplicate_of is None else duplicate_of,
+            signature=signature,
+            exact_hash=stored_hash,
         )
-        for row in rows
+        for article_id, duplicate_of, signature, stored_hash in rows
     ]
+
+
+@functools.cache
+def _sqlite_candidate_sql(keys: int) -> str:
+    """`candidate_statement` on SQLite for `keys` band keys, as the driver's own SQL: its
+    expanding IN list was rendered into the statement again for every article (~0.1 ms)."""
+    marks = ", ".join("?" * keys)
+    return (
+        "SELECT id, duplicate_of, signature, exact_hash FROM article WHERE id IN ("
+        f"SELECT article_id FROM article_band WHERE band_key IN ({marks})"
+        " UNION SELECT id FROM article WHERE exact_hash = ?)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,12 @@ class Article(SQLModel, table=True):
     # A story's languages and outlets, read for each article joining a story alerted on with
     # updates (store/stories.py story_carriers), come from this index alone: in the table they
     # sit after the text, on its overflow pages. It serves every other story_id lookup too.
-    __table_args__ = (sa.Index("ix_article_story_carriers", "story_id", "language", "source"),)
+    # Each story candidate's story (store/story_candidates.py, ~100 per lookup) is read from
+    # ix_article_story_of alone, for the same reason.
+    __table_args__ = (
+        sa.Index("ix_article_story_carriers", "story_id", "language", "source"),
+        sa.Index("ix_article_story_of", "id", "story_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(index=True)  # as linked from the feed

@@ -2,7 +2,8 @@
 newsmon.stories.assign; the candidate lookup is store/story_candidates.py).
 
 Called from the store's batch path (`store.articles.store_articles`) for each article it
-inserts, inside the same transaction and, on PostgreSQL, under the same advisory lock as cluster
+inserts (`plan_story` before the insert, which writes the story, `assign_story` after it),
+inside the same transaction and, on PostgreSQL, under the same advisory lock as cluster
 assignment, so ingest and backfill assign stories the same way, concurrent runs one at a time,
 and an article already stored (re-run, retry) is never assigned again.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +26,6 @@ from newsmon.store.models import (
     Alert,
     Article,
     Story,
-    StoryFeatureRow,
-    StoryKey,
     StoryMerge,
     table_of,
 )
@@ -34,7 +33,8 @@ from newsmon.store.models import (
 # Re-exported (`as`): benchmarks/story_lookup.py knows the lookup by this module.
 from newsmon.store.story_candidates import PER_KEY_EACH_SIDE as PER_KEY_EACH_SIDE
 from newsmon.store.story_candidates import story_candidates as story_candidates
-from newsmon.stories.assign import decide_story
+from newsmon.store.story_candidates import story_keys, write_story_index
+from newsmon.stories.assign import StoryDecision, decide_story
 from newsmon.stories.features import StoryFeatures
 from newsmon.stories.updates import update_reason
 
@@ -48,51 +48,69 @@ class StoryAssignment:
     merged: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class StoryPlan:
+    """The story an article goes in, decided before its insert (`plan_story`, read-only), so the
+    insert writes its `story_id`: None when it starts a story, whose id is its own (known once
+    inserted). `assign_story` carries the plan out once the article is stored."""
+
+    story_id: int | None
+    cluster_id: int | None  # a copy's cluster (a copy's story is its cluster's)
+    new: bool  # it starts a story (or, a copy, its cluster becomes one)
+    decision: StoryDecision | None  # not a copy: scored against its candidates
+    keys: list[int] = field(default_factory=list)  # not a copy: its index keys (`story_keys`)
+
+
+def plan_story(
+    session: Session, *, cluster_id: int | None, features: StoryFeatures, seen_at: datetime
+) -> StoryPlan:
+    """The story an article will be put in: its copy cluster's, or one its features link it to.
+
+    Reads only: an article found already stored after all (its insert does nothing) leaves no
+    trace of its plan."""
+    if cluster_id is not None:
+        # A copy belongs where its cluster is; it adds no features (its text is the original's).
+        story_id = (
+            session.connection()
+            .execute(_statements().story_of, {"article_id": cluster_id})
+            .scalar_one_or_none()
+        )
+        # The cluster began before stories existed: it becomes one, with the cluster's id.
+        new = story_id is None
+        return StoryPlan(cluster_id if new else story_id, cluster_id, new, None)
+    keys = story_keys(features)
+    decision = decide_story(features, seen_at, story_candidates(session, features, seen_at, keys))
+    return StoryPlan(decision.story_id, None, decision.story_id is None, decision, keys)
+
+
 def assign_story(
     session: Session,
+    plan: StoryPlan,
     *,
     article_id: int,
-    cluster_id: int | None,
     features: StoryFeatures,
     seen_at: datetime,
     now: datetime,
 ) -> StoryAssignment:
-    """Put a just-inserted article in a story: its copy cluster's, or one its features link it to."""
+    """Carry out `plan` for a just-inserted article, which the insert put in `plan.story_id`."""
     connection = session.connection()
-    if cluster_id is not None:
-        # A copy belongs where its cluster is; it adds no features (its text is the original's).
-        story_id = connection.execute(
-            _statements().story_of, {"article_id": cluster_id}
-        ).scalar_one_or_none()
-        new = story_id is None
-        if story_id is None:  # the cluster began before stories existed: it becomes one
-            story_id = cluster_id
-            connection.execute(_statements().new_story, {"id": story_id, "created_at": now})
-            _set_story(session, cluster_id, story_id)
-        _set_story(session, article_id, story_id)
-        return StoryAssignment(story_id, new)
-    decision = decide_story(features, seen_at, story_candidates(session, features, seen_at))
-    if decision.story_id is None:
-        story_id, new = article_id, True
+    if plan.cluster_id is not None:
+        assert plan.story_id is not None  # a copy's story is known before its insert
+        if plan.new:
+            connection.execute(_statements().new_story, {"id": plan.story_id, "created_at": now})
+            _set_story(session, plan.cluster_id, plan.story_id)
+        return StoryAssignment(plan.story_id, plan.new)
+    assert plan.decision is not None  # not a copy: scored
+    story_id = article_id if plan.story_id is None else plan.story_id
+    if plan.new:
         connection.execute(_statements().new_story, {"id": story_id, "created_at": now})
-    else:
-        story_id, new = decision.story_id, False
-    _set_story(session, article_id, story_id)
-    for loser in decision.merge:
+        _set_story(session, article_id, story_id)
+    for loser in plan.decision.merge:
         merge_story(
-            session, loser, into=story_id, article_id=article_id, score=decision.score, now=now
+            session, loser, into=story_id, article_id=article_id, score=plan.decision.score, now=now
         )
-    connection.execute(
-        _statements().features,
-        {"article_id": article_id, "seen_at": seen_at, "features": features.to_json()},
-    )
-    keys = list(dict.fromkeys(features.index_keys()))
-    if keys:
-        connection.execute(
-            _statements().keys,
-            [{"key": k, "seen_at": seen_at, "article_id": article_id} for k in keys],
-        )
-    return StoryAssignment(story_id, new, decision.merge)
+    write_story_index(session, article_id, seen_at, features, plan.keys)
+    return StoryAssignment(story_id, plan.new, plan.decision.merge)
 
 
 def _set_story(session: Session, article_id: int, story_id: int) -> None:
@@ -109,8 +127,6 @@ class _Statements:
     story_of: sa.Select[Any]
     new_story: sa.Insert
     set_story: sa.Update
-    features: sa.Insert
-    keys: sa.Insert
 
 
 @functools.cache
@@ -122,8 +138,6 @@ def _statements() -> _Statements:
         set_story=sa.update(article)
         .where(article.c.id == sa.bindparam("article"))
         .values(story_id=sa.bindparam("story")),
-        features=sa.insert(table_of(StoryFeatureRow)),
-        keys=sa.insert(table_of(StoryKey)),
     )
 
 
