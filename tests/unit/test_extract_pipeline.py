@@ -8,6 +8,7 @@ import os
 import select
 import threading
 from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 
@@ -87,3 +88,22 @@ def test_a_stuck_worker_with_a_large_page_queued_is_still_stopped() -> None:
     assert [r.text for r in rest if isinstance(r, Extracted)] == [
         f"{len(h)} {hashlib.sha256(h.encode()).hexdigest()}" for h in htmls[1:]
     ]
+
+
+@pytest.mark.timeout(120)
+def test_an_interrupted_batch_leaves_no_pages_behind_for_the_next_or_for_close() -> None:
+    # Interrupted while the stuck worker's socket holds a queued page larger than its buffer:
+    # a stop message sent after it would wait for ever, and a later batch would get old results.
+    extractor = PageExtractor(workers=1, page_timeout_s=60, extract_fn=digest_or_hang)
+    try:
+        extractor.start()  # ready, so the pages are written at once
+        with (
+            mock.patch.object(extractor, "_wait", side_effect=RuntimeError("interrupted")),
+            pytest.raises(RuntimeError),
+        ):
+            extractor.extract(pages_of(["HANG" + big_page(0), big_page(1)]))
+        [(_page, result)] = extractor.extract(pages_of([big_page(2)]))
+        assert isinstance(result, Extracted)
+        assert result.text.startswith(f"{len(big_page(2))} ")
+    finally:
+        extractor.close()

@@ -207,6 +207,18 @@ class PageExtractor:
                 results[index] = refused
             else:
                 queue.append(index)
+        try:
+            return self._run_queue(jobs, results, queue)
+        except BaseException:
+            # Interrupted (an error, Ctrl-C): the workers still holding this batch's pages are
+            # stopped, so no later batch or `close` finds their pages or half-written frames.
+            for worker in [w for w in self._workers if w.jobs or w.outbox]:
+                self._discard(worker, kill=True)
+            raise
+
+    def _run_queue(
+        self, jobs: Sequence[Job], results: list[Extracted | str | None], queue: deque[int]
+    ) -> list[Extracted | str]:
         start_failures = 0
         while queue or any(w.jobs for w in self._workers):
             if start_failures >= _MAX_START_FAILURES:
@@ -359,6 +371,10 @@ class PageExtractor:
 
     def close(self) -> None:
         for worker in list(self._workers):
+            if worker.jobs or worker.outbox:
+                # Pages still queued in its socket: a stop message could wait behind them.
+                self._discard(worker, kill=True)
+                continue
             with contextlib.suppress(OSError):
                 worker.conn.send(None)
             self._discard(worker)

@@ -147,8 +147,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             with contextlib.suppress(OSError):
                 transport.write_eof()
         transport.close()
-        await asyncio.sleep(0)
-        transport.abort()
+        try:
+            await asyncio.sleep(0)
+        finally:  # cancelled in that step too: still nothing left waiting for close_notify
+            transport.abort()
 
     async def start_tls(
         self,
@@ -173,6 +175,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             self._transport.abort()
             raise httpcore.ConnectError(str(err) or type(err).__name__) from None
         if tls is None:  # the connection closed during the handshake
+            self._transport.abort()
             raise httpcore.ConnectError("connection closed during the TLS handshake")
         return AsyncioStream(typing.cast(asyncio.Transport, tls), self._protocol)
 
