@@ -339,11 +339,6 @@ class TaskClock:
             for value in vars(module).values():
                 if isinstance(value, Task) and not getattr(value.fn, "_clocked", False):
                     value.fn = self._timed(value.fn, value.name)
-        # Inside store-articles: canonical URLs, fingerprints and rule matching, before the database.
-        store_tasks = sys.modules["newsmon.tasks.store"]
-        prepare = store_tasks.__dict__["prepare_articles"]
-        if not getattr(prepare, "_clocked", False):
-            store_tasks.__dict__["prepare_articles"] = self._timed(prepare, PREPARE)
 
     def _timed(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         import functools
@@ -369,8 +364,6 @@ class TaskClock:
 
 # Tasks the ingest flow submits (run in threads, overlapping); the others it calls.
 SUBMITTED_TASKS = {"fetch-pages", "store-articles"}
-# Not a task: the clock's name for prepare_articles inside store-articles.
-PREPARE = "prepare (canonical URL, fingerprint, matching)"
 NETWORK_THREAD = "newsmon-network"
 
 
@@ -486,6 +479,40 @@ def write_config(directory: Path, base_urls: list[str], feeds: list[tuple[int, s
     return directory
 
 
+def prepare_cpu_ms(database_url: str, config_dir: Path, samples: int = 1000) -> float:
+    """CPU per article of preparing it for the store (canonical URL, fingerprint, topics, alert
+    rules, story features): done in the extraction processes since issue 16, where the clock
+    cannot reach, so replayed here in one thread on articles the ingest stored."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from newsmon.config.loading import load_config
+    from newsmon.records import Extracted, FeedEntry, Page
+    from newsmon.rules.prepare import PrepareForStore, RulesSource
+    from newsmon.store.db import make_engine
+    from newsmon.store.models import Article
+
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        rows = list(session.scalars(sa.select(Article).limit(samples)))
+        session.expunge_all()
+    engine.dispose()
+    pages = [
+        (
+            Page(FeedEntry(source=r.source, url=r.url), r.final_url, 200, "", r.fetched_at),
+            Extracted(r.title, r.text, r.published_at, r.author, r.language, r.canonical_url),
+        )
+        for r in rows
+    ]
+    prepare = PrepareForStore(RulesSource.of(load_config(config_dir)))
+    for page, extracted in pages[:50]:  # the rule sets' parse and word memory, as in a worker
+        prepare(page, extracted)
+    started = time.process_time()
+    for page, extracted in pages:
+        prepare(page, extracted)
+    return (time.process_time() - started) / max(1, len(pages)) * 1000
+
+
 def dedup_lookup_ms(database_url: str, samples: int = 300) -> float:
     """Per-article candidate lookup + cluster choice on the archive the ingest built (SQLite)."""
     import sqlalchemy as sa
@@ -530,28 +557,28 @@ def cpu_per_article(figures: dict[str, Any], task_cpu: dict[str, float]) -> dict
     """CPU milliseconds per stored article, by part, as far as the instrumentation reaches.
 
     Extraction processes: plain trafilatura's own CPU per page (measured by the limit on the same
-    pages) and the rest, newsmon's additions (page type, promos, metadata, dates, language), net
-    of what its faster prune selectors (extract/selectors.py) save inside trafilatura: the net
-    figure is negative where the saving is larger than the additions. Flow
-    process: the network thread (HTTP client: feeds and pages), prepare_articles (canonical URLs,
-    fingerprints, rule matching), the rest of store-articles (the database), the other task bodies
-    (polling, extract hand-off), and what is left (Prefect's client, the flow, threads' overhead).
+    pages), preparing the article for the store (canonical URL, fingerprint, rule matching, story
+    features; replayed after the run, `prepare_cpu_ms`), and the rest, newsmon's additions to
+    extraction (page type, promos, metadata, dates, language), net of what its faster prune
+    selectors (extract/selectors.py) save inside trafilatura: the net figure is negative where
+    the saving is larger than the additions. Flow process: the network thread (HTTP client: feeds
+    and pages), store-articles (the database), the other task bodies (polling, extract hand-off),
+    and what is left (Prefect's client, the flow, threads' overhead).
     """
     stored = max(1, figures["ingest_stored"])
     store_cpu = task_cpu.get("store-articles", 0.0)
-    prepare_cpu = task_cpu.get(PREPARE, 0.0)
-    other_tasks = sum(
-        cpu for name, cpu in task_cpu.items() if name not in ("store-articles", PREPARE)
-    )
+    other_tasks = sum(cpu for name, cpu in task_cpu.items() if name != "store-articles")
     in_bodies = figures["network_thread_cpu_s"] + store_cpu + other_tasks
     plain = figures["limit_cpu_ms_per_page"] / 1000 * stored
+    prepare = figures["prepare_cpu_ms_per_article"] / 1000 * stored
     parts = {
         "extraction: plain trafilatura": plain,
+        "extraction processes: fingerprint + match (prepare)": prepare,
         "extraction: newsmon's additions, net of its faster selectors": figures["workers_cpu_s"]
-        - plain,
+        - plain
+        - prepare,
         "flow: HTTP client (network thread)": figures["network_thread_cpu_s"],
-        "flow: fingerprint + match (prepare)": prepare_cpu,
-        "flow: store (database)": store_cpu - prepare_cpu,
+        "flow: store (database)": store_cpu,
         "flow: other task bodies": other_tasks,
         "flow: Prefect client + rest": figures["main_cpu_s"] - in_bodies,
         "Prefect API server": figures["prefect_server_cpu_s"],
@@ -730,6 +757,7 @@ def main() -> None:
         figures[k] for k in ("main_cpu_s", "workers_cpu_s", "prefect_server_cpu_s", "site_cpu_s")
     )
     figures["prefect_server_cpu_share"] = figures["prefect_server_cpu_s"] / ingest_cpu
+    figures["prepare_cpu_ms_per_article"] = prepare_cpu_ms(database_url, config)
     figures["cpu_ms_per_article"] = cpu_per_article(figures, ingest_task_cpu)
     # The ratio a machine with no other load would give (ingest is CPU-bound on 2 cores): plain
     # trafilatura's CPU per page over all the CPU the ingest spent per article. On a shared

@@ -1,4 +1,4 @@
-"""The page pipeline both flows run: entries -> fetch -> extract -> prepare + store, over batches.
+"""The page pipeline both flows run: entries -> fetch -> extract + prepare -> store, over batches.
 
 Not a flow itself: a function a flow calls, which submits the page tasks and waits for them. The
 pure decisions it applies (batch order, host spreading, per-source counts) are in
@@ -21,6 +21,7 @@ from newsmon.alerts.notify import DeliveryOutcome
 from newsmon.config.models import Config
 from newsmon.page_batches import BatchOutcome, PageSummary, batch_label, page_batches
 from newsmon.records import FeedEntry, Page, PageFailure
+from newsmon.rules.prepare import PrepareForStore, RulesSource
 from newsmon.settings import Settings
 from newsmon.store.articles import StoreOutcome
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
@@ -83,6 +84,9 @@ def run_pages(
     # task run looking for futures, ~5 ms per extraction task for 300 sources' hints.
     hints = as_is({s.name: s.language for s in config.sources})
     task_settings = as_is(settings)
+    # Articles are prepared for the store in the extraction workers; one step for the whole run,
+    # so each worker receives the config's rules once.
+    prepare = as_is(PrepareForStore(RulesSource.of(config)))
     batches = page_batches(entries, settings.batch_size)
     outcomes = [BatchOutcome(batch_label(batch), batch) for batch in batches]
     run = PagesRun()
@@ -136,7 +140,7 @@ def run_pages(
             pages, outcome.fetch_failures = current.result()
             try:
                 extracted = extract_article_pages(
-                    task_settings, as_is(pages), hints, label=outcome.label
+                    task_settings, as_is(pages), hints, label=outcome.label, prepare=prepare
                 )
             finally:
                 # The batch's HTML (~7 MB), no longer needed: extraction returns the pages without

@@ -9,7 +9,8 @@ from prefect.logging import get_run_logger
 from newsmon.config.models import Config
 from newsmon.fetch.concurrent import fetch_pages
 from newsmon.fetch.http import Fetcher
-from newsmon.records import Extracted, FeedEntry, Page, PageFailure
+from newsmon.records import FeedEntry, Page, PageFailure
+from newsmon.rules.prepare import PrepareForStore, ReadyArticle
 from newsmon.settings import Settings
 from newsmon.tasks.runtime import extractor, robots_cache, run_network
 
@@ -42,10 +43,15 @@ def fetch_article_pages(
 # worker process); a task timeout could only fail the whole batch, good pages included.
 @task(name="extract-pages", task_run_name="extract {label}", cache_policy=NO_CACHE)
 def extract_article_pages(
-    settings: Settings, pages: list[Page], language_hints: dict[str, str | None], label: str
-) -> list[tuple[Page, Extracted | PageFailure]]:
-    """Extract clean text from each page, in worker processes, each under a time limit."""
-    results = extractor(settings).extract(pages, language_hints)
+    settings: Settings,
+    pages: list[Page],
+    language_hints: dict[str, str | None],
+    label: str,
+    prepare: PrepareForStore,
+) -> list[tuple[Page, ReadyArticle | PageFailure]]:
+    """Extract clean text from each page, in worker processes, each under a time limit, and
+    prepare it for the store there too (canonical URL, fingerprint, topics, alert rules)."""
+    results = extractor(settings).extract_then(pages, language_hints, prepare)
     logger = get_run_logger()
     for page, result in results:
         if isinstance(result, PageFailure):

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from newsmon.alerts.notify import DeliveryOutcome, deliver_pending_exclusively
 from newsmon.config.models import Config
 from newsmon.page_batches import publication_order
-from newsmon.records import Extracted, Page, PageFailure
-from newsmon.rules.prepare import Rules, make_draft, prepare_articles
+from newsmon.records import Page, PageFailure
+from newsmon.rules.prepare import ReadyArticle
 from newsmon.settings import Settings
 from newsmon.store.articles import StoreOutcome, store_articles
 from newsmon.store.page_claims import release_pages
@@ -32,21 +32,22 @@ from newsmon.tasks.runtime import engine_for
 def store_batch(
     settings: Settings,
     config: Config,
-    extracted: list[tuple[Page, Extracted | PageFailure]],
+    extracted: list[tuple[Page, ReadyArticle | PageFailure]],
     fetch_failures: list[PageFailure],
     label: str,
     deliver_alerts: bool = True,
 ) -> StoreOutcome:
-    """Prepare and store one batch in one transaction, in publication order (the one place the
-    articles are sorted: `page_batches.publication_order`); counts per source inside."""
+    """Store one batch, prepared in the extraction workers, in one transaction, in publication
+    order (the one place the articles are sorted: `page_batches.publication_order`); counts per
+    source inside."""
     failures = list(fetch_failures)
-    drafts = []
-    for page, result in extracted:
+    ready = []
+    for _page, result in extracted:
         if isinstance(result, PageFailure):
             failures.append(result)
         else:
-            drafts.append(make_draft(page, result))
-    ready = sorted(prepare_articles(drafts, Rules(config)), key=publication_order)
+            ready.append(result)
+    ready.sort(key=publication_order)
     notify_urls = {alert.name: alert.notify for alert in config.alerts}
     now = datetime.now(UTC)
     with Session(engine_for(settings.database_url)) as session, session.begin():

@@ -121,10 +121,10 @@ def test_a_backfill_batch_that_fails_is_an_error_line_and_the_run_goes_on(
         def __init__(self, inner: Any) -> None:
             self.inner = inner
 
-        def extract(self, pages: list[Any], hints: Any) -> Any:
+        def extract_then(self, pages: list[Any], hints: Any, then: Any) -> Any:
             if any("wadi-horan" in p.final_url for p in pages):
                 raise RuntimeError("the extraction task failed")
-            return self.inner.extract(pages, hints)
+            return self.inner.extract_then(pages, hints, then)
 
     monkeypatch.setattr(pages_task, "extractor", lambda settings: Failing(real_extractor(settings)))
     config, _ = mixed_backfill(sites, tmp_path, monkeypatch, "failing.db")

@@ -37,10 +37,10 @@ def test_a_failing_batch_leaves_the_others_stored_and_its_pages_queued(
         def __init__(self, inner: Any) -> None:
             self.inner = inner
 
-        def extract(self, pages: list[Any], hints: Any) -> Any:
+        def extract_then(self, pages: list[Any], hints: Any, then: Any) -> Any:
             if any(p.final_url.endswith("/boom") for p in pages):
                 raise RuntimeError("the extraction task failed")
-            return self.inner.extract(pages, hints)
+            return self.inner.extract_then(pages, hints, then)
 
     monkeypatch.setattr(pages_task, "extractor", lambda settings: Failing(real_extractor(settings)))
     database = f"sqlite:///{tmp_path / 'iso.db'}"

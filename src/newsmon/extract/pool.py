@@ -23,23 +23,20 @@ import multiprocessing
 import select
 import socket
 import struct
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
+from typing import cast
 
-from newsmon.parent_watch import die_with_parent
+from newsmon.extract.worker import ExtractFn, Job, Message, T, Then, extract_one, serve
 from newsmon.records import Extracted, Page, PageFailure
 
-# html, URL, language hint, and what the feed entry already gives: its date and author.
-Job = tuple[str, str, str | None, datetime | None, str | None]
-ExtractFn = Callable[[Job], Extracted | str]
+__all__ = ["ExtractFn", "Job", "PageExtractor", "Then", "precheck"]
 
 # A page whose extraction takes longer is stopped. Over the 500 pages of
 # ../shared/corpora/extraction, one at a time on this 2-core machine under load: median 0.07 s,
@@ -60,53 +57,6 @@ _MAX_START_FAILURES = 3
 # milliseconds at a time: a worker waited ~5 ms per page for its next job). Only while the batch
 # has more pages than workers, so a page never waits behind a slow one at the batch's end.
 PIPELINE_DEPTH = 2
-
-
-def _extract_one(job: Job) -> Extracted | str:
-    # Imported here, in the worker (preloaded by the forkserver), not by the process that owns
-    # the pool: it never parses HTML itself, and lxml and the extraction modules cost it ~5 MB.
-    from newsmon.extract.page import ExtractionError, extract_page
-
-    html, url, hint, published_at, author = job
-    try:
-        return extract_page(html, url, language_hint=hint, published_at=published_at, author=author)
-    except ExtractionError as err:
-        return str(err)
-    except Exception as err:  # a hostile page must not kill the worker
-        return f"extraction failed: {type(err).__name__}: {err}"
-
-
-def _warm_up() -> None:
-    # A no-op when forked from the warm forkserver (newsmon.extract.warmup); not otherwise.
-    import py3langid
-    import trafilatura  # noqa: F401
-
-    py3langid.classify("warm up the language model")
-
-
-def _limit_memory(max_bytes: int | None) -> None:
-    """Cap this process's address space: a page that needs more fails (MemoryError) alone."""
-    if max_bytes is None or not sys.platform.startswith("linux"):
-        return
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
-
-
-def _serve(conn: Connection, extract_fn: ExtractFn, max_bytes: int | None = None) -> None:
-    """A worker's life: warm up, say ready, then extract one job at a time until told to stop."""
-    die_with_parent()
-    _limit_memory(max_bytes)
-    _warm_up()
-    conn.send("ready")
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        conn.send(extract_fn(job))
 
 
 def precheck(
@@ -132,6 +82,7 @@ class _Worker:
     jobs: deque[int] = field(default_factory=deque)
     outbox: deque[memoryview] = field(default_factory=deque)  # framed jobs (the rest of them)
     sent: int = 0  # how many of `jobs` are written in full (the first ones)
+    then: object = None  # the `then` step last sent to it (compared by identity)
 
     @property
     def job(self) -> int | None:
@@ -149,7 +100,7 @@ class PageExtractor:
         max_chars: int = MAX_PAGE_CHARS,
         max_tags: int = MAX_PAGE_TAGS,
         max_memory_mb: int | None = MAX_WORKER_MEMORY_MB,
-        extract_fn: ExtractFn = _extract_one,
+        extract_fn: ExtractFn = extract_one,
     ) -> None:
         self._size = max(1, workers)
         self._page_timeout_s = page_timeout_s
@@ -162,6 +113,9 @@ class PageExtractor:
         # served deployment, flows started at once) extracting together handed each other's
         # results around (IndexError in the wait loop). Sized for the process, so nothing is lost.
         self._batch_lock = threading.Lock()
+        # The batch being extracted: its pages without HTML, and its `then` step (or None).
+        self._pages: Sequence[Page] = ()
+        self._then: Then[object] | None = None
 
     def extract(
         self, pages: Sequence[Page], language_hints: dict[str, str | None] | None = None
@@ -172,6 +126,26 @@ class PageExtractor:
         batch waiting to be stored would otherwise hold every page's HTML (~100 KB each) in the
         caller's process.
         """
+        return cast(
+            list[tuple[Page, Extracted | PageFailure]], self._extract(pages, language_hints, None)
+        )
+
+    def extract_then(
+        self,
+        pages: Sequence[Page],
+        language_hints: dict[str, str | None] | None,
+        then: Then[T],
+    ) -> list[tuple[Page, T | PageFailure]]:
+        """`extract`, with `then(page, extracted)` run in the worker on each extracted page: each
+        page comes back with what it returned, or a PageFailure (extraction's, or `then`'s error)."""
+        return cast(list[tuple[Page, T | PageFailure]], self._extract(pages, language_hints, then))
+
+    def _extract(
+        self,
+        pages: Sequence[Page],
+        language_hints: dict[str, str | None] | None,
+        then: Then[object] | None,
+    ) -> list[tuple[Page, object]]:
         hints = language_hints or {}
         jobs: list[Job] = [
             (
@@ -183,10 +157,15 @@ class PageExtractor:
             )
             for page in pages
         ]
-        results = self.extract_jobs(jobs)
-        outcome: list[tuple[Page, Extracted | PageFailure]] = []
-        for page, result in zip(pages, results, strict=True):
-            page = replace(page, html="")
+        without_html = [replace(page, html="") for page in pages]
+        with self._batch_lock:
+            self._pages, self._then = without_html, then
+            try:
+                results: list[object] = list(self._extract_jobs(jobs))
+            finally:
+                self._pages, self._then = (), None
+        outcome: list[tuple[Page, object]] = []
+        for page, result in zip(without_html, results, strict=True):
             if isinstance(result, str):
                 outcome.append((page, PageFailure(entry=page.entry, stage="extract", error=result)))
             else:
@@ -196,10 +175,10 @@ class PageExtractor:
     def extract_jobs(self, jobs: Sequence[Job]) -> list[Extracted | str]:
         """Each job's Extracted, or the reason it failed (one caller's batch at a time)."""
         with self._batch_lock:
-            return self._extract_jobs(jobs)
+            return cast(list[Extracted | str], self._extract_jobs(jobs))
 
-    def _extract_jobs(self, jobs: Sequence[Job]) -> list[Extracted | str]:
-        results: list[Extracted | str | None] = [None] * len(jobs)
+    def _extract_jobs(self, jobs: Sequence[Job]) -> list[object]:
+        results: list[object] = [None] * len(jobs)
         queue: deque[int] = deque()
         for index, job in enumerate(jobs):
             refused = precheck(job[0], max_chars=self._max_chars, max_tags=self._max_tags)
@@ -217,8 +196,8 @@ class PageExtractor:
             raise
 
     def _run_queue(
-        self, jobs: Sequence[Job], results: list[Extracted | str | None], queue: deque[int]
-    ) -> list[Extracted | str]:
+        self, jobs: Sequence[Job], results: list[object], queue: deque[int]
+    ) -> list[object]:
         start_failures = 0
         while queue or any(w.jobs for w in self._workers):
             if start_failures >= _MAX_START_FAILURES:
@@ -244,8 +223,11 @@ class PageExtractor:
                     if not worker.jobs:
                         worker.started = time.monotonic()
                     worker.jobs.append(index)
+                    then, page = self._then, (self._pages[index] if self._then else None)
+                    message: Message = (jobs[index], page, ... if worker.then is then else then)
+                    worker.then = then
                     # Connection.recv's framing: a 4-byte length, then the pickle.
-                    payload = ForkingPickler.dumps(jobs[index])
+                    payload = ForkingPickler.dumps(message)
                     worker.outbox.append(memoryview(struct.pack("!i", len(payload)) + payload))
                     self._flush(worker, queue)
 
@@ -273,7 +255,7 @@ class PageExtractor:
         finally:
             sock.detach()
 
-    def _wait(self, results: list[Extracted | str | None], queue: deque[int]) -> int:
+    def _wait(self, results: list[object], queue: deque[int]) -> int:
         """Wait for the next answer, deadline or writable socket; returns how many workers died
         starting."""
         now = time.monotonic()
@@ -328,11 +310,11 @@ class PageExtractor:
     def _start(self) -> _Worker:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(
-            ["newsmon.extract.warmup", "newsmon.extract.page", "newsmon.extract.pool"]
+            ["newsmon.extract.warmup", "newsmon.extract.page", "newsmon.extract.worker"]
         )
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve,
+            target=serve,
             args=(theirs, self._extract_fn, self._max_bytes),
             name="newsmon-extract",
             daemon=True,

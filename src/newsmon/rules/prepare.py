@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urljoin, urlsplit
 
@@ -50,21 +51,36 @@ def _rule_set(named: _NamedQueries) -> tuple[Mapping[str, Query], RuleSet]:
     return queries, RuleSet(queries)
 
 
+@dataclass(frozen=True, slots=True)
+class RulesSource:
+    """What a config's Rules are built from, small and picklable: sent to the extraction workers,
+    which prepare each article beside its extraction (`PrepareForStore`)."""
+
+    topics: _NamedQueries
+    alerts: _NamedQueries
+    directory: Path | None  # the config folder: its gazetteer.yaml, if any
+
+    @classmethod
+    def of(cls, config: Config) -> RulesSource:
+        return cls(
+            topics=tuple((t.name, t.query) for t in config.topics),
+            alerts=tuple((a.name, a.query) for a in config.alerts),
+            directory=config.directory,
+        )
+
+
 class Rules:
     """Topics and alert rules of a config, each parsed once, matched many times.
 
     Rules of configs with the same queries share their parsed queries and rule sets (immutable,
     but for the rule sets' word memory, which is safe to share between threads)."""
 
-    def __init__(self, config: Config) -> None:
-        self.topic_queries, self._topics = _rule_set(
-            tuple((t.name, t.query) for t in config.topics)
-        )
-        self.alert_queries, self._alerts = _rule_set(
-            tuple((a.name, a.query) for a in config.alerts)
-        )
+    def __init__(self, config: Config | RulesSource) -> None:
+        source = config if isinstance(config, RulesSource) else RulesSource.of(config)
+        self.topic_queries, self._topics = _rule_set(source.topics)
+        self.alert_queries, self._alerts = _rule_set(source.alerts)
         # Not cached with the queries: it depends on the config folder, and load_gazetteer caches.
-        self.gazetteer = load_gazetteer(config.directory)
+        self.gazetteer = load_gazetteer(source.directory)
 
     def match(self, draft: ArticleDraft) -> tuple[tuple[str, ...], dict[str, QueryMatch]]:
         """(topic names, alert rule -> match) for one article; alerts may use `topic:`."""
@@ -131,6 +147,33 @@ def prepare_articles(drafts: Sequence[ArticleDraft], rules: Rules) -> list[Ready
             )
         )
     return ready
+
+
+class PrepareForStore:
+    """A page's extraction -> its ReadyArticle, run in the extraction workers.
+
+    The flow's process has one GIL for its HTTP client, its store and Prefect's client: preparing
+    there (~1 ms an article of Python) made every store wait for the GIL, and the stores held up
+    extraction (benchmarks/run.py). Beside extraction it runs on whichever core is free. Sent to
+    each worker once per batch; the Rules are built in the worker, on first use (parsing is
+    cached per process by the queries' text, so a worker parses a config's queries once).
+    """
+
+    def __init__(self, source: RulesSource) -> None:
+        self.source = source
+        self._rules: Rules | None = None
+
+    def __getstate__(self) -> RulesSource:
+        return self.source
+
+    def __setstate__(self, source: RulesSource) -> None:
+        self.source, self._rules = source, None
+
+    def __call__(self, page: Page, extracted: Extracted) -> ReadyArticle:
+        if self._rules is None:
+            self._rules = Rules(self.source)
+        (ready,) = prepare_articles([make_draft(page, extracted)], self._rules)
+        return ready
 
 
 def _document(draft: ArticleDraft) -> MatchDocument:
