@@ -15,7 +15,7 @@ same bytes.
 2. CPU: both sites up (other ports); the same pages fetched from each by `--clients` keep-alive
    connections per host, old and new alternated twice; the site process's CPU per request.
 
-    .venv/bin/python benchmarks/site_cpu.py [--clients 4] [--rounds 2]
+    .venv/bin/python benchmarks/site_cpu.py [--clients 4] [--rounds 2] [--rate 0]
 
 127.0.0.1 only.
 """
@@ -220,15 +220,19 @@ def transcript(ports: list[int], paths: list[list[str]]) -> list[tuple[str, byte
 # --- CPU per request ----------------------------------------------------------------------------
 
 
-def fetch_all(ports: list[int], paths: list[list[str]], clients: int) -> int:
+def fetch_all(ports: list[int], paths: list[list[str]], clients: int, rate: float = 0) -> int:
     """Every path of every host, once, by `clients` threads each with a keep-alive connection per
-    host; the responses checked (200, whole body). Returns the number of requests."""
+    host, `rate` requests a second in all (0: as fast as they can); the responses checked (200,
+    whole body). Returns the number of requests."""
     work = [(i, path) for i, host_paths in enumerate(paths) for path in host_paths]
     errors: list[str] = []
 
     def client(share: list[tuple[int, str]]) -> None:
         conns: dict[int, Connection] = {}
-        for i, path in share:
+        started = time.perf_counter()
+        for n, (i, path) in enumerate(share):
+            if rate:
+                time.sleep(max(0.0, started + n * clients / rate - time.perf_counter()))
             conn = conns.get(i) or conns.setdefault(i, Connection(ports[i]))
             conn.send(request(path, ports[i]))
             raw = conn.response()
@@ -246,12 +250,14 @@ def fetch_all(ports: list[int], paths: list[list[str]], clients: int) -> int:
     return len(work)
 
 
-def measure(name: str, site: SiteProcess, paths: list[list[str]], clients: int) -> dict[str, float]:
+def measure(
+    name: str, site: SiteProcess, paths: list[list[str]], clients: int, rate: float
+) -> dict[str, float]:
     ports = site.hello[0]
     site.ask("reset")
     cpu_before = site.ask("cpu")
     started = time.perf_counter()
-    n = fetch_all(ports, paths, clients)
+    n = fetch_all(ports, paths, clients, rate)
     wall = time.perf_counter() - started
     cpu = site.ask("cpu") - cpu_before
     logged = site.ask("requests")
@@ -272,6 +278,12 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=4, help="keep-alive connections per host")
     parser.add_argument("--rounds", type=int, default=2, help="old/new alternations")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="requests a second (0: as fast as the site answers; the old one manages ~300)",
+    )
     args = parser.parse_args()
 
     old = SiteProcess(build_old)
@@ -297,7 +309,9 @@ def main() -> None:
         results: dict[str, list[float]] = {"old": [], "new": []}
         for _ in range(args.rounds):
             for name, site in (("old", old), ("new", new)):
-                results[name].append(measure(name, site, paths, args.clients)["cpu_ms_per_request"])
+                results[name].append(
+                    measure(name, site, paths, args.clients, args.rate)["cpu_ms_per_request"]
+                )
     finally:
         old.close()
         new.close()
