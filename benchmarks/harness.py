@@ -14,7 +14,9 @@ run.py could reuse (it does not yet; it still has its own copies):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import html
 import importlib.util
 import json
 import multiprocessing
@@ -25,6 +27,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
+from email.utils import formatdate
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -96,6 +100,222 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+class FastLoopbackHost:
+    """One site on its own 127.0.0.1 port like `LoopbackHost`, for benchmarks whose site must cost
+    little CPU (it shares the machine's cores with the measured pipeline): every host of the
+    process is served by one asyncio event loop thread, requests are parsed by hand (request line,
+    Connection, If-None-Match) and a subclass answers with pre-built bytes.
+
+    On the wire the same as `_Handler` for what the benchmarks send (GET, HTTP/1.0 or 1.1,
+    keep-alive, pipelined requests): status line, Server, Date, then the subclass's headers and
+    Content-Length, in that order; another method gets the same 501 and the connection closes. A
+    malformed request line or a header block over 64 KiB closes the connection without an answer
+    (`_Handler` answers some with an error page). Arrivals go to `log`, as `LoopbackHost`'s do.
+    A subclass overrides `respond`; the base answers 404 (empty body) to everything.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        """Listens on `port` (default: one the system picks)."""
+        self.log: list[float] = []
+        self._loop = _event_loop()
+        self._connections: set[_FastProtocol] = set()
+        self._server = asyncio.run_coroutine_threadsafe(
+            self._loop.create_server(lambda: _FastProtocol(self), "127.0.0.1", port, backlog=128),
+            self._loop,
+        ).result()
+        self.port: int = self._server.sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def head(headers: Mapping[str, str], length: int) -> bytes:
+        """The header lines after Date as `_Handler` sends them: `headers`, Content-Length, the
+        blank line."""
+        lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
+        lines.append(f"Content-Length: {length}\r\n\r\n")
+        return "".join(lines).encode("latin-1")
+
+    def respond(self, path: str, if_none_match: str | None) -> tuple[int, bytes, bytes]:
+        """(status, `head(...)` of its headers, body) for a GET of `path` (query string removed);
+        `if_none_match` is the request's first If-None-Match header, as sent."""
+        return 404, _EMPTY_404_HEAD, b""
+
+    def close(self) -> None:
+        """Stop listening and drop this host's open connections."""
+
+        async def stop() -> None:
+            self._server.close()
+            for connection in list(self._connections):
+                if connection.transport is not None:
+                    connection.transport.abort()
+            await self._server.wait_closed()
+
+        with contextlib.suppress(RuntimeError):  # the loop is gone (interpreter exiting)
+            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
+
+
+_EMPTY_404_HEAD = FastLoopbackHost.head({}, 0)
+_SERVER_LINE = (
+    f"Server: {BaseHTTPRequestHandler.server_version} {BaseHTTPRequestHandler.sys_version}\r\n"
+).encode("latin-1")
+_STATUS_LINES: dict[int, bytes] = {
+    status: f"HTTP/1.1 {status} {status.phrase}\r\n".encode("latin-1") + _SERVER_LINE
+    for status in HTTPStatus
+}
+_MAX_HEAD = 65536
+_loop_lock = threading.Lock()
+_shared_loop: asyncio.AbstractEventLoop | None = None
+_date_cache: tuple[int, bytes] = (0, b"")
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The process's one event loop for `FastLoopbackHost`s, running in a daemon thread."""
+    global _shared_loop
+    with _loop_lock:
+        if _shared_loop is None:
+            _shared_loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=_shared_loop.run_forever, name="loopback-sites", daemon=True
+            ).start()
+        return _shared_loop
+
+
+def _date_line() -> bytes:
+    """The Date header line `_Handler` would send now (formatted once a second)."""
+    global _date_cache
+    now = time.time()
+    second = int(now)
+    if _date_cache[0] != second:
+        _date_cache = (second, f"Date: {formatdate(now, usegmt=True)}\r\n".encode("latin-1"))
+    return _date_cache[1]
+
+
+def _error_response(code: int, message: str, method: str) -> bytes:
+    """`BaseHTTPRequestHandler.send_error(code, message)`, bytes for bytes."""
+    explain = BaseHTTPRequestHandler.responses[code][1]
+    content = BaseHTTPRequestHandler.error_message_format % {
+        "code": code,
+        "message": html.escape(message, quote=False),
+        "explain": html.escape(explain, quote=False),
+    }
+    body = content.encode("UTF-8", "replace")
+    return b"".join(
+        (
+            f"HTTP/1.1 {code} {message}\r\n".encode("latin-1"),
+            _SERVER_LINE,
+            _date_line(),
+            FastLoopbackHost.head(
+                {"Connection": "close", "Content-Type": BaseHTTPRequestHandler.error_content_type},
+                len(body),
+            ),
+            b"" if method == "HEAD" else body,
+        )
+    )
+
+
+class _FastProtocol(asyncio.Protocol):
+    """One client connection of a `FastLoopbackHost`: requests answered in order of arrival."""
+
+    def __init__(self, host: FastLoopbackHost) -> None:
+        self.host = host
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.paused = False  # the client reads slower than we answer: wait for it
+        self.done = False  # answered "close", or gave up on the request
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        # A whole page fits in the write buffer: no pause/resume for every page a client is slow
+        # to read.
+        transport.set_write_buffer_limits(high=1 << 20)
+        self.host._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.host._connections.discard(self)
+        self.done = True
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.done:
+            self.transport.resume_reading()
+            self._answer_buffered()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._answer_buffered()
+
+    def _answer_buffered(self) -> None:
+        buffer = self.buffer
+        transport = self.transport
+        assert transport is not None
+        # is_closing(): a write failed (the client went away); connection_lost() comes later.
+        while not self.paused and not self.done and not transport.is_closing():
+            end = buffer.find(b"\r\n\r\n")
+            skip = 4
+            bare = buffer.find(b"\n\n", 0, len(buffer) if end < 0 else end)
+            if bare >= 0:
+                end, skip = bare, 2
+            if end < 0:
+                if len(buffer) > _MAX_HEAD:
+                    self._give_up()
+                return
+            request = bytes(buffer[:end])
+            del buffer[: end + skip]
+            self._answer(request)
+
+    def _give_up(self) -> None:
+        self.done = True
+        self.buffer.clear()
+        assert self.transport is not None
+        self.transport.close()
+
+    def _answer(self, request: bytes) -> None:
+        lines = request.split(b"\n")
+        words = lines[0].rstrip(b"\r").decode("iso-8859-1").split()
+        if len(words) != 3 or not words[2].startswith("HTTP/1."):
+            self._give_up()
+            return
+        method, path, version = words
+        minor = version[7:]
+        if not minor.isdigit() or len(minor) > 10:
+            self._give_up()
+            return
+        close = int(minor) < 1
+        if_none_match: str | None = None
+        connection: bytes | None = None
+        for line in lines[1:]:
+            name, colon, value = line.partition(b":")
+            if not colon:
+                continue
+            name = name.lower()
+            if name == b"if-none-match" and if_none_match is None:
+                if_none_match = value.lstrip(b" \t").rstrip(b"\r").decode("iso-8859-1")
+            elif name == b"connection" and connection is None:
+                connection = value.lstrip(b" \t").rstrip(b"\r").lower()
+        if connection == b"close":
+            close = True
+        elif connection == b"keep-alive":
+            close = False
+        assert self.transport is not None
+        if method != "GET":
+            self.transport.write(_error_response(501, f"Unsupported method ({method!r})", method))
+            self._give_up()
+            return
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        host = self.host
+        host.log.append(time.monotonic())
+        status, head, body = host.respond(path.split("?", 1)[0], if_none_match)
+        self.transport.write(b"".join((_STATUS_LINES[status], _date_line(), head, body)))
+        if close:
+            self._give_up()
 
 
 @dataclass
