@@ -338,6 +338,13 @@ class TaskClock:
         # Wall time of each task's first and latest run: the pipeline's fill and drain.
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
+        # When each task's first run started and its last run ended (perf_counter): the phases
+        # of the run where the extraction processes cannot be busy.
+        self.first_started: dict[str, float] = {}
+        self.last_ended: dict[str, float] = {}
+        # CPU of this process and all its descendants (site included) when extraction first
+        # started: how busy the cores were before it.
+        self.cpu_at_first_extraction: float | None = None
         self._lock = threading.Lock()
 
     def wrap_all(self) -> None:
@@ -359,13 +366,18 @@ class TaskClock:
 
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if name == "extract-pages" and self.cpu_at_first_extraction is None:
+                self.cpu_at_first_extraction = cpu_seconds(descendants() | {os.getpid()})
             started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                elapsed = time.perf_counter() - started
+                ended = time.perf_counter()
+                elapsed = ended - started
                 cpu = time.thread_time() - cpu_started
                 with self._lock:
+                    self.first_started.setdefault(name, started)
+                    self.last_ended[name] = ended
                     self.by_task[name] = self.by_task.get(name, 0.0) + elapsed
                     self.cpu_by_task[name] = self.cpu_by_task.get(name, 0.0) + cpu
                     self.first.setdefault(name, elapsed)
@@ -493,6 +505,16 @@ def write_config(directory: Path, base_urls: list[str], feeds: list[tuple[int, s
     return directory
 
 
+def start_feed_parser() -> None:
+    """Start the process's feed-parsing workers by parsing one small feed."""
+    import asyncio
+
+    from newsmon.tasks.runtime import feed_parser
+
+    feed = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    asyncio.run(feed_parser().parse(feed, source="warm-up", url="http://127.0.0.1/", headers={}))
+
+
 def prepare_cpu_ms(database_url: str, config_dir: Path, samples: int = 1000) -> float:
     """CPU per article of preparing it for the store (canonical URL, fingerprint, topics, alert
     rules, story features): done in the extraction processes since issue 16, where the clock
@@ -591,6 +613,7 @@ def cpu_per_article(figures: dict[str, Any], task_cpu: dict[str, float]) -> dict
         "extraction: newsmon's additions, net of its faster selectors": figures["workers_cpu_s"]
         - plain
         - prepare,
+        "feed-parsing processes": figures["feed_parse_cpu_s"],
         "flow: HTTP client (network thread)": figures["network_thread_cpu_s"],
         "flow: store (database)": store_cpu,
         "flow: other task bodies": other_tasks,
@@ -695,13 +718,21 @@ def main() -> None:
     extractor(Settings()).start()
     figures["extract_pool_start_s"] = time.perf_counter() - started
     pool_pids = descendants() - prefect_pids - {site.pid}
+    # The feed-parsing processes likewise (a process each, feedparser's import): kept by a
+    # served process, started by the first poll otherwise.
+    started = time.perf_counter()
+    start_feed_parser()
+    figures["feed_pool_start_s"] = time.perf_counter() - started
+    feed_pids = descendants() - pool_pids - prefect_pids - {site.pid}
     clock = TaskClock()
     clock.wrap_all()
     prefect_cpu_before = cpu_seconds(prefect_pids)
     pool_cpu_before = cpu_seconds(pool_pids)
+    feed_cpu_before = cpu_seconds(feed_pids)
     site_cpu_before = site.ask("cpu")
     main_cpu_before = time.process_time()
     network_cpu_before = thread_cpu_s(NETWORK_THREAD)
+    all_cpu_before = cpu_seconds(descendants() | {os.getpid()})
     started = time.perf_counter()
     if args.profile:
         import yappi
@@ -709,7 +740,16 @@ def main() -> None:
         yappi.set_clock_type("cpu")
         yappi.start()
     first = ingest(config_dir=str(config), force=True)
-    first_wall = time.perf_counter() - started
+    ended = time.perf_counter()
+    first_wall = ended - started
+    # The run's phases without extraction: before the first page reaches the extraction processes
+    # (due sources, polling, queueing, the first batch's fetch) and after the last store (alert
+    # delivery, digest, summary, the flow run's end).
+    figures["before_first_extraction_s"] = clock.first_started.get("extract-pages", ended) - started
+    figures["after_last_store_s"] = ended - clock.last_ended.get("store-articles", ended)
+    figures["before_first_extraction_cpu_share"] = (
+        (clock.cpu_at_first_extraction or all_cpu_before) - all_cpu_before
+    ) / max(1e-9, (os.cpu_count() or 1) * figures["before_first_extraction_s"])
     if args.profile:
         yappi.stop()
         stats = yappi.get_func_stats()
@@ -727,11 +767,16 @@ def main() -> None:
     figures["main_cpu_s"] = time.process_time() - main_cpu_before
     figures["network_thread_cpu_s"] = thread_cpu_s(NETWORK_THREAD) - network_cpu_before
     ingest_task_cpu = dict(clock.cpu_by_task)
+    figures["task_cpu_ms_per_article"] = {
+        name: round(cpu / max(1, first["stored"]) * 1000, 3)
+        for name, cpu in ingest_task_cpu.items()
+    }
     # Before the first batch is fetched nothing extracts; after the last is extracted, one store.
     figures["pipeline_fill_drain_s"] = clock.first.get("fetch-pages", 0.0) + clock.last.get(
         "store-articles", 0.0
     )
     figures["workers_cpu_s"] = cpu_seconds(pool_pids) - pool_cpu_before
+    figures["feed_parse_cpu_s"] = cpu_seconds(feed_pids) - feed_cpu_before
     figures["prefect_server_cpu_s"] = cpu_seconds(prefect_pids) - prefect_cpu_before
     figures["ingest_stored"] = first["stored"]
     figures["ingest_failed"] = first["failed"]
@@ -768,7 +813,14 @@ def main() -> None:
     figures["prefect_share"] = prefect_s / first_wall
     # The temporary API server's CPU is Prefect's too, and on 2 cores it is taken from extraction.
     ingest_cpu = sum(
-        figures[k] for k in ("main_cpu_s", "workers_cpu_s", "prefect_server_cpu_s", "site_cpu_s")
+        figures[k]
+        for k in (
+            "main_cpu_s",
+            "workers_cpu_s",
+            "feed_parse_cpu_s",
+            "prefect_server_cpu_s",
+            "site_cpu_s",
+        )
     )
     figures["prefect_server_cpu_share"] = figures["prefect_server_cpu_s"] / ingest_cpu
     figures["prepare_cpu_ms_per_article"] = prepare_cpu_ms(database_url, config)
@@ -829,17 +881,25 @@ def main() -> None:
             f" its API server: {figures['prefect_server_cpu_share'] * 100:.1f} % of the CPU",
         ),
         (
-            "CPU in the ingest: flow process / extraction / API / site",
-            f"{figures['main_cpu_s']:.1f} / {figures['workers_cpu_s']:.1f} / {figures['prefect_server_cpu_s']:.1f} / {figures['site_cpu_s']:.1f} s"
+            "CPU in the ingest: flow process / extraction / feed parsing / API / site",
+            f"{figures['main_cpu_s']:.1f} / {figures['workers_cpu_s']:.1f} / {figures['feed_parse_cpu_s']:.1f}"
+            f" / {figures['prefect_server_cpu_s']:.1f} / {figures['site_cpu_s']:.1f} s"
             f" (of {2 * first_wall:.1f} core-s)",
+        ),
+        (
+            "no extraction possible: before the first batch / after the last store",
+            f"{figures['before_first_extraction_s']:.2f} s (due sources, polls, queueing, first fetch;"
+            f" {figures['before_first_extraction_cpu_share'] * 100:.0f} % of the cores busy)"
+            f" / {figures['after_last_store_s']:.2f} s (alerts, digest, summary, flow run end)",
         ),
         (
             "time inside each task (summed)",
             ", ".join(f"{name} {s:.2f} s" for name, s in figures["ingest_stage_s"].items()),
         ),
         (
-            "once per process: Prefect's API start / extraction pool start",
-            f"{figures['prefect_startup_s']:.1f} s / {figures['extract_pool_start_s']:.1f} s",
+            "once per process: Prefect's API start / extraction pool / feed-parsing pool",
+            f"{figures['prefect_startup_s']:.1f} s / {figures['extract_pool_start_s']:.1f} s"
+            f" / {figures['feed_pool_start_s']:.1f} s",
         ),
         (
             "no-change pass",

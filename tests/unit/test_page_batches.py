@@ -10,6 +10,7 @@ from newsmon.backfill.window import Window
 from newsmon.page_batches import (
     BatchOutcome,
     batch_label,
+    batch_sizes,
     page_batches,
     publication_order,
 )
@@ -48,6 +49,25 @@ def test_batches_spread_over_hosts_each_host_earliest_first() -> None:
     assert batch_label([entry(s, f"https://{s}.example/", 1) for s in "abcd"]) == (
         "4 pages (a, b +2 more)"
     )
+
+
+def test_a_long_run_starts_and_ends_with_small_batches_in_the_same_order() -> None:
+    """The extraction processes wait for the first batch's fetch and, at the end, only the last
+    store runs: a quarter and a half of the size at both ends shorten those waits."""
+    assert batch_sizes(4500, 100)[:3] == [25, 50, 100]
+    assert batch_sizes(4500, 100)[-3:] == [50, 50, 25]
+    # Every page once, none above the size; short runs and small sizes unchanged.
+    for count, size in [(4500, 100), (301, 100), (1000, 8), (999, 37)]:
+        sizes = batch_sizes(count, size)
+        assert sum(sizes) == count and max(sizes) <= size and min(sizes) > 0
+    assert batch_sizes(300, 100) == [100, 100, 100]
+    assert batch_sizes(5, 2) == [2, 2, 1]
+    assert batch_sizes(0, 100) == []
+    # The pages keep the order they are fetched and stored in.
+    entries = [entry(s, f"https://{s}.example/{n}", n) for n in range(200) for s in "ab"]
+    batches = page_batches(entries, 10)
+    assert [len(b) for b in batches][:2] == [2, 5]
+    assert [e for b in batches for e in b] == [e for b in page_batches(entries, 400) for e in b]
 
 
 def test_a_batch_is_stored_earliest_published_first_then_earliest_fetched() -> None:

@@ -22,6 +22,7 @@ T = TypeVar("T")
 # A step a caller has the workers run on each page's Extracted (the page comes without its HTML),
 # beside extraction rather than in the caller's process: newsmon's flows prepare the article for
 # the store there (`rules.prepare.PrepareForStore`). Picklable; sent to each worker once a batch.
+# What it returns goes back to the caller; a str reads as the reason the page failed.
 Then = Callable[[Page, Extracted], T]
 # A worker's message: its job, the page (without HTML) when the batch has a `then` step, and that
 # step if it changed since this worker's previous message (else `...`).

@@ -13,6 +13,7 @@ taken, so the table holds only the pages in flight.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -26,8 +27,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from newsmon.records import FeedEntry
-from newsmon.store.dialect import chunks, insert
-from newsmon.store.models import Lease
+from newsmon.store.dialect import chunks, insert_on_conflict
+from newsmon.store.models import Lease, table_of
 
 # Longer than a run takes to reach the last of its pages; a run that dies delays its pages this
 # much. A run that outlives it may see a later run fetch some of its pages again (stored once).
@@ -103,10 +104,10 @@ def claim_pages(
     expires = now + ttl
     held: set[str] = set()
     for chunk in chunks(list(names)):
-        session.execute(
-            insert(session, Lease)
-            .values([{"name": n, "holder": holder, "expires_at": expires} for n in chunk])
-            .on_conflict_do_nothing(index_elements=["name"])
+        # A cached statement executed per row (a multi-row VALUES was compiled per chunk).
+        session.connection().execute(
+            _claim_statement(),
+            [{"name": n, "holder": holder, "expires_at": expires} for n in chunk],
         )
         held.update(
             session.scalars(
@@ -117,6 +118,13 @@ def claim_pages(
         )
     mine = [entry for name, entry in names.items() if name in held]
     return mine, len(names) - len(mine)
+
+
+@functools.cache
+def _claim_statement() -> sa.TextClause:
+    return insert_on_conflict(
+        table_of(Lease), ("name", "holder", "expires_at"), "(name) DO NOTHING"
+    )
 
 
 def release_pages(session: Session, urls: Iterable[str]) -> None:

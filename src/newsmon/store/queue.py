@@ -8,6 +8,7 @@ stores it (`store/articles.py`); a failed one stays with its attempts counted, u
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from newsmon.records import FeedEntry, PageFailure
-from newsmon.store.dialect import chunks, insert, no_nul
-from newsmon.store.models import Article, QueuedEntry
+from newsmon.store.dialect import chunks, insert, insert_on_conflict, no_nul
+from newsmon.store.models import Article, QueuedEntry, table_of
 from newsmon.urls import canonical_url
 
 
@@ -90,12 +91,23 @@ def new_entries(
 
 def enqueue_entries(session: Session, entries: Sequence[FeedEntry], *, now: datetime) -> None:
     """Queue entries for fetching (in the caller's transaction: commit it with the poll state)."""
-    for chunk in chunks(entries, 200):
-        session.execute(
-            insert(session, QueuedEntry)
-            .values([_row(e, now=now, attempts=0) for e in chunk])
-            .on_conflict_do_nothing(index_elements=["url"])
+    if entries:
+        # One cached statement, executed for every row: multi-row VALUES through the ORM built
+        # and compiled a 200-row statement per chunk, half of a run's queueing (~0.5 s for
+        # 4,500 entries, before any page could be fetched).
+        session.connection().execute(
+            _enqueue_statement(), [_row(e, now=now, attempts=0) for e in entries]
         )
+
+
+_QUEUED_COLUMNS = (
+    "url", "source", "guid", "title", "published_at", "author", "summary", "attempts", "queued_at",
+)  # fmt: skip
+
+
+@functools.cache
+def _enqueue_statement() -> sa.TextClause:
+    return insert_on_conflict(table_of(QueuedEntry), _QUEUED_COLUMNS, "(url) DO NOTHING")
 
 
 def queued_entries(
