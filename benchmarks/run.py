@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -345,6 +346,8 @@ class TaskClock:
         # CPU of this process and all its descendants (site included) when extraction first
         # started: how busy the cores were before it.
         self.cpu_at_first_extraction: float | None = None
+        # (start, end) of every extraction batch: the gaps between them leave its processes idle.
+        self.extraction_spans: list[tuple[float, float]] = []
         self._lock = threading.Lock()
 
     def wrap_all(self) -> None:
@@ -376,6 +379,8 @@ class TaskClock:
                 elapsed = ended - started
                 cpu = time.thread_time() - cpu_started
                 with self._lock:
+                    if name == "extract-pages":
+                        self.extraction_spans.append((started, ended))
                     self.first_started.setdefault(name, started)
                     self.last_ended[name] = ended
                     self.by_task[name] = self.by_task.get(name, 0.0) + elapsed
@@ -747,6 +752,10 @@ def main() -> None:
     # delivery, digest, summary, the flow run's end).
     figures["before_first_extraction_s"] = clock.first_started.get("extract-pages", ended) - started
     figures["after_last_store_s"] = ended - clock.last_ended.get("store-articles", ended)
+    spans = sorted(clock.extraction_spans)
+    figures["between_extraction_batches_s"] = sum(
+        max(0.0, later[0] - earlier[1]) for earlier, later in itertools.pairwise(spans)
+    )
     figures["before_first_extraction_cpu_share"] = (
         (clock.cpu_at_first_extraction or all_cpu_before) - all_cpu_before
     ) / max(1e-9, (os.cpu_count() or 1) * figures["before_first_extraction_s"])
@@ -890,7 +899,8 @@ def main() -> None:
             "no extraction possible: before the first batch / after the last store",
             f"{figures['before_first_extraction_s']:.2f} s (due sources, polls, queueing, first fetch;"
             f" {figures['before_first_extraction_cpu_share'] * 100:.0f} % of the cores busy)"
-            f" / {figures['after_last_store_s']:.2f} s (alerts, digest, summary, flow run end)",
+            f" / {figures['after_last_store_s']:.2f} s (alerts, digest, summary, flow run end);"
+            f" between batches {figures['between_extraction_batches_s']:.2f} s",
         ),
         (
             "time inside each task (summed)",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
@@ -21,7 +21,7 @@ from newsmon.alerts.notify import DeliveryOutcome
 from newsmon.config.models import Config
 from newsmon.page_batches import BatchOutcome, PageSummary, batch_label, page_batches
 from newsmon.records import FeedEntry, Page, PageFailure
-from newsmon.rules.prepare import PrepareForStore, RulesSource
+from newsmon.rules.prepare import PrepareForStore, ReadyArticle, RulesSource
 from newsmon.settings import Settings
 from newsmon.store.articles import StoreOutcome
 from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
@@ -63,8 +63,9 @@ def run_pages(
     """Fetch, extract and store the pages of `entries`, batch after batch, counting into `summary`.
 
     A pipeline of three stages on different resources: while the extraction processes work on
-    batch i, batch i+1 is fetched (the network thread) and batch i-1 stored (a thread and the
-    database). Run one after the other, the extraction processes sat idle for more than half of a
+    batch i, batch i+1 waits for them (its extraction task already running, so it starts the
+    moment batch i ends), batch i+2 is fetched (the network thread) and batch i-1 stored (a thread
+    and the database). Run one after the other, the extraction processes sat idle for more than half of a
     run (benchmarks/run.py). Each store waits for the one before it (`wait_for`), so batches are
     stored one at a time and in order without holding up the next extraction; at most
     MAX_PENDING_STORES wait, which bounds the extracted batches held in memory.
@@ -130,33 +131,17 @@ def run_pages(
                 if on_delivered is not None:
                     on_delivered(delivery)
 
-    fetching = fetch(0) if batches else None
     storing: deque[Pending] = deque()
     delivering: PrefectFuture[DeliveryOutcome] | None = None
-    for index, outcome in enumerate(outcomes):
-        assert fetching is not None
-        current, fetching = fetching, (fetch(index + 1) if index + 1 < len(batches) else None)
-        try:
-            pages, outcome.fetch_failures = current.result()
-            try:
-                extracted = extract_article_pages(
-                    task_settings, as_is(pages), hints, label=outcome.label, prepare=prepare
-                )
-            finally:
-                # The batch's HTML (~7 MB), no longer needed: extraction returns the pages without
-                # it. The fetch task's future still holds this very list, and Prefect's futures are
-                # reference cycles (future <-> its done callback) that only the cyclic GC's rare
-                # full pass frees: a run piled up every batch's HTML (~130 MB more at the peak of
-                # a 4,500-page run than of a 600-page one).
-                pages.clear()
-        except Exception as err:
-            outcome.error = f"{type(err).__name__}: {err}"
-            done(outcome)
-            continue
+
+    def store(
+        outcome: BatchOutcome, extracted: list[tuple[Page, ReadyArticle | PageFailure]]
+    ) -> None:
+        nonlocal delivering
         outcome.extract_failures = [r for _, r in extracted if isinstance(r, PageFailure)]
         while len(storing) >= MAX_PENDING_STORES:
             collect(storing.popleft())
-        store = store_batch.submit(
+        stored = store_batch.submit(
             task_settings,
             as_is(config),
             as_is(extracted),
@@ -173,10 +158,59 @@ def run_pages(
                 task_settings,
                 as_is(config),
                 return_state=False,  # the default, named: Prefect types `wait_for` only beside it
-                wait_for=[allow_failure(store)]
+                wait_for=[allow_failure(stored)]
                 + ([allow_failure(delivering)] if delivering is not None else []),
             )
-        storing.append((outcome, store, delivering if deliver_each_batch else None))
+        storing.append((outcome, stored, delivering if deliver_each_batch else None))
+
+    Extracting = tuple[BatchOutcome, list[Page], PrefectFuture[list[tuple[Page, Any]]]]
+
+    def extracted(batch: Extracting) -> None:
+        """Wait for a batch's extraction, then submit its store."""
+        outcome, pages, extraction = batch
+        try:
+            result = extraction.result()
+        except Exception as err:
+            outcome.error = f"{type(err).__name__}: {err}"
+            done(outcome)
+            return
+        finally:
+            # The batch's HTML (~7 MB), no longer needed: extraction returns the pages without
+            # it. The fetch task's future still holds this very list, and Prefect's futures are
+            # reference cycles (future <-> its done callback) that only the cyclic GC's rare full
+            # pass frees: a run piled up every batch's HTML (~130 MB more at the peak of a
+            # 4,500-page run than of a 600-page one).
+            pages.clear()
+        store(outcome, result)
+
+    fetching = fetch(0) if batches else None
+    extracting: Extracting | None = None
+    for index, outcome in enumerate(outcomes):
+        assert fetching is not None
+        current, fetching = fetching, (fetch(index + 1) if index + 1 < len(batches) else None)
+        try:
+            pages, outcome.fetch_failures = current.result()
+        except Exception as err:
+            outcome.error = f"{type(err).__name__}: {err}"
+            done(outcome)
+            continue
+        # Submitted as soon as its pages are here, while the batch before it is still being
+        # extracted: the pool serves one batch at a time, so it waits for that one and starts the
+        # moment it ends. Called after it, each batch's extraction waited for a task run to start
+        # and for this loop to hand the batch before it to the store (~12 ms a batch, with the
+        # extraction processes idle: benchmarks/run.py, "between batches").
+        submitted = (
+            outcome,
+            pages,
+            extract_article_pages.submit(
+                task_settings, as_is(pages), hints, label=outcome.label, prepare=prepare
+            ),
+        )
+        if extracting is not None:
+            extracted(extracting)
+        extracting = submitted
+    if extracting is not None:
+        extracted(extracting)
     while storing:
         collect(storing.popleft())
     return run
