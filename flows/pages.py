@@ -64,11 +64,12 @@ def run_pages(
 
     A pipeline of three stages on different resources: while the extraction processes work on
     batch i, batch i+1 waits for them (its extraction task already running, so it starts the
-    moment batch i ends), batch i+2 is fetched (the network thread) and batch i-1 stored (a thread
-    and the database). Run one after the other, the extraction processes sat idle for more than half of a
-    run (benchmarks/run.py). Each store waits for the one before it (`wait_for`), so batches are
-    stored one at a time and in order without holding up the next extraction; at most
-    MAX_PENDING_STORES wait, which bounds the extracted batches held in memory.
+    moment batch i ends) and batch i-1 is stored (a thread and the database); batch i+2 is fetched
+    (the network thread) while batch i+1 is extracted. Run one after the other, the extraction
+    processes sat idle for more than half of a run (benchmarks/run.py). Each store waits for the
+    one before it (`wait_for`), so batches are stored one at a time and in order without holding
+    up the next extraction; at most MAX_PENDING_STORES wait, which bounds the extracted batches
+    held in memory.
 
     A batch whose fetch or extraction task fails is an error line; its pages are neither stored
     nor recorded as failed (ingest: they stay queued), and the other batches go on. A failed store
@@ -187,12 +188,13 @@ def run_pages(
     extracting: Extracting | None = None
     for index, outcome in enumerate(outcomes):
         assert fetching is not None
-        current, fetching = fetching, (fetch(index + 1) if index + 1 < len(batches) else None)
+        current, fetching = fetching, None
         try:
             pages, outcome.fetch_failures = current.result()
         except Exception as err:
             outcome.error = f"{type(err).__name__}: {err}"
             done(outcome)
+            fetching = fetch(index + 1) if index + 1 < len(batches) else None
             continue
         # Submitted as soon as its pages are here, while the batch before it is still being
         # extracted: the pool serves one batch at a time, so it waits for that one and starts the
@@ -208,6 +210,10 @@ def run_pages(
         )
         if extracting is not None:
             extracted(extracting)
+        # The next fetch once the batch before this one has left the pool (its HTML dropped):
+        # two batches' HTML in memory at a time, not three (~40 MB more at the peak of a full
+        # benchmark run); the fetch takes less than this batch's extraction.
+        fetching = fetch(index + 1) if index + 1 < len(batches) else None
         extracting = submitted
     if extracting is not None:
         extracted(extracting)

@@ -175,3 +175,57 @@ def test_no_page_html_outlives_its_batch(
 
     assert result["stored"] >= 8, result["errors"]
     assert held == []
+
+
+def test_a_batch_extraction_is_under_way_while_the_one_before_it_runs(
+    prefect_harness: None,
+    sites: tuple[StaticSite, StaticSite],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next batch's extraction task is submitted as soon as its pages are fetched, so it
+    starts the moment the batch before it leaves the pool (called after it, each extraction
+    waited for a task run to start and for the flow to hand the batch before it to the store,
+    with the extraction processes idle). The first batch's extraction here waits until the second
+    one has been called: on the old loop it never is (it is called only after the first returns),
+    and the first gives up after 30 s and says so."""
+    import threading
+
+    import newsmon.tasks.pages as pages_task
+    from newsmon.flows.backfill import backfill
+
+    real_extractor = pages_task.extractor
+    calls: list[int] = []
+    second_called = threading.Event()
+    waited_for_second: list[bool] = []
+    lock = threading.Lock()
+
+    class Watching:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def extract_then(self, pages: list[Any], hints: Any, then: Any) -> Any:
+            with lock:
+                calls.append(len(calls))
+                number = len(calls)
+            if number == 2:
+                second_called.set()
+            if number == 1:
+                waited_for_second.append(second_called.wait(30))
+            return self.inner.extract_then(pages, hints, then)
+
+    monkeypatch.setattr(
+        pages_task, "extractor", lambda settings: Watching(real_extractor(settings))
+    )
+    config, database = mixed_backfill(sites, tmp_path, monkeypatch, "overlap.db")
+
+    state = backfill(since=SINCE, until=UNTIL, config_dir=str(config), return_state=True)
+    result = state.result(raise_on_failure=False)
+
+    assert waited_for_second == [True]  # batch 2 was handed over while batch 1 was extracting
+    assert result["complete"] and result["failed"] == 0, result["errors"]
+    engine = make_engine(database)
+    with Session(engine) as session:
+        stored = session.scalar(sa.select(sa.func.count()).select_from(Article))
+    engine.dispose()
+    assert stored == result["stored"] >= 8 and len(calls) >= 4
