@@ -1,4 +1,4 @@
-"""The page pipeline both flows run: entries -> fetch -> extract + prepare -> store, over batches.
+"""The page pipeline both flows run: entries -> fetch + extract + prepare -> store, over batches.
 
 Not a flow itself: a function a flow calls, which submits the page tasks and waits for them. The
 pure decisions it applies (batch order, host spreading, per-source counts) are in
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
@@ -24,7 +24,7 @@ from newsmon.records import FeedEntry, Page, PageFailure
 from newsmon.rules.prepare import PrepareForStore, ReadyArticle, RulesSource
 from newsmon.settings import Settings
 from newsmon.store.articles import StoreOutcome
-from newsmon.tasks.pages import extract_article_pages, fetch_article_pages
+from newsmon.tasks.pages import Prepared, fetch_and_extract_pages
 from newsmon.tasks.store import deliver_pending_alerts, store_batch
 
 T = TypeVar("T")
@@ -62,14 +62,13 @@ def run_pages(
 ) -> PagesRun:
     """Fetch, extract and store the pages of `entries`, batch after batch, counting into `summary`.
 
-    A pipeline of three stages on different resources: while the extraction processes work on
-    batch i, batch i+1 waits for them (its extraction task already running, so it starts the
-    moment batch i ends) and batch i-1 is stored (a thread and the database); batch i+2 is fetched
-    (the network thread) while batch i+1 is extracted. Run one after the other, the extraction
-    processes sat idle for more than half of a run (benchmarks/run.py). Each store waits for the
-    one before it (`wait_for`), so batches are stored one at a time and in order without holding
-    up the next extraction; at most MAX_PENDING_STORES wait, which bounds the extracted batches
-    held in memory.
+    A pipeline over batches on different resources: while the extraction processes work on batch
+    i, batch i+1 is fetched (the network thread; one task fetches and extracts a batch, two run at
+    once, so batch i+1's extraction starts the moment batch i's ends) and batch i-1 is stored (a
+    thread and the database). Run one after the other, the extraction processes sat idle for more
+    than half of a run (benchmarks/run.py). Each store waits for the one before it (`wait_for`),
+    so batches are stored one at a time and in order without holding up the next extraction; at
+    most MAX_PENDING_STORES wait, which bounds the extracted batches held in memory.
 
     A batch whose fetch or extraction task fails is an error line; its pages are neither stored
     nor recorded as failed (ingest: they stay queued), and the other batches go on. A failed store
@@ -93,9 +92,14 @@ def run_pages(
     outcomes = [BatchOutcome(batch_label(batch), batch) for batch in batches]
     run = PagesRun()
 
-    def fetch(index: int) -> PrefectFuture[tuple[list[Page], list[PageFailure]]]:
-        return fetch_article_pages.submit(
-            task_settings, as_is(batches[index]), label=outcomes[index].label, config=as_is(config)
+    def fetch_and_extract(index: int) -> PrefectFuture[tuple[Prepared, list[PageFailure]]]:
+        return fetch_and_extract_pages.submit(
+            task_settings,
+            as_is(batches[index]),
+            hints,
+            label=outcomes[index].label,
+            prepare=prepare,
+            config=as_is(config),
         )
 
     def done(outcome: BatchOutcome) -> None:
@@ -164,59 +168,31 @@ def run_pages(
             )
         storing.append((outcome, stored, delivering if deliver_each_batch else None))
 
-    Extracting = tuple[BatchOutcome, list[Page], PrefectFuture[list[tuple[Page, Any]]]]
-
-    def extracted(batch: Extracting) -> None:
-        """Wait for a batch's extraction, then submit its store."""
-        outcome, pages, extraction = batch
+    def stored_after(index: int, batch: PrefectFuture[tuple[Prepared, list[PageFailure]]]) -> None:
+        """Wait for a batch's pages, then submit its store."""
+        outcome = outcomes[index]
         try:
-            result = extraction.result()
+            prepared, outcome.fetch_failures = batch.result()
         except Exception as err:
             outcome.error = f"{type(err).__name__}: {err}"
             done(outcome)
             return
-        finally:
-            # The batch's HTML (~7 MB), no longer needed: extraction returns the pages without
-            # it. The fetch task's future still holds this very list, and Prefect's futures are
-            # reference cycles (future <-> its done callback) that only the cyclic GC's rare full
-            # pass frees: a run piled up every batch's HTML (~130 MB more at the peak of a
-            # 4,500-page run than of a 600-page one).
-            pages.clear()
-        store(outcome, result)
+        store(outcome, prepared)
 
-    fetching = fetch(0) if batches else None
-    extracting: Extracting | None = None
-    for index, outcome in enumerate(outcomes):
-        assert fetching is not None
-        current, fetching = fetching, None
-        try:
-            pages, outcome.fetch_failures = current.result()
-        except Exception as err:
-            outcome.error = f"{type(err).__name__}: {err}"
-            done(outcome)
-            fetching = fetch(index + 1) if index + 1 < len(batches) else None
-            continue
-        # Submitted as soon as its pages are here, while the batch before it is still being
-        # extracted: the pool serves one batch at a time, so it waits for that one and starts the
-        # moment it ends. Called after it, each batch's extraction waited for a task run to start
-        # and for this loop to hand the batch before it to the store (~12 ms a batch, with the
-        # extraction processes idle: benchmarks/run.py, "between batches").
-        submitted = (
-            outcome,
-            pages,
-            extract_article_pages.submit(
-                task_settings, as_is(pages), hints, label=outcome.label, prepare=prepare
-            ),
+    # Two batches at a time: while one is extracted, the next is fetched and then waits for the
+    # extraction processes, starting the moment the one before it leaves them (the pool serves
+    # one batch at a time). Called one after the other, each extraction waited for a task run to
+    # start and for this loop to hand the batch before it to the store (~12 ms a batch, with the
+    # extraction processes idle: benchmarks/run.py, "between batches"). Two, not more: each holds
+    # its batch's HTML (~7 MB) until its extraction.
+    running = fetch_and_extract(0) if batches else None
+    for index in range(len(batches)):
+        assert running is not None
+        current, running = (
+            running,
+            (fetch_and_extract(index + 1) if index + 1 < len(batches) else None),
         )
-        if extracting is not None:
-            extracted(extracting)
-        # The next fetch once the batch before this one has left the pool (its HTML dropped):
-        # two batches' HTML in memory at a time, not three (~40 MB more at the peak of a full
-        # benchmark run); the fetch takes less than this batch's extraction.
-        fetching = fetch(index + 1) if index + 1 < len(batches) else None
-        extracting = submitted
-    if extracting is not None:
-        extracted(extracting)
+        stored_after(index, current)
     while storing:
         collect(storing.popleft())
     return run

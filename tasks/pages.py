@@ -1,4 +1,4 @@
-"""Tasks that fetch article pages and extract their text."""
+"""The task that fetches a batch's article pages, extracts their text and prepares the articles."""
 
 from __future__ import annotations
 
@@ -14,17 +14,33 @@ from newsmon.rules.prepare import PrepareForStore, ReadyArticle
 from newsmon.settings import Settings
 from newsmon.tasks.runtime import extractor, robots_cache, run_network
 
+Prepared = list[tuple[Page, ReadyArticle | PageFailure]]
 
-# No task timeout: every request has its own (NEWSMON_TOTAL_TIMEOUT_S), and the flow submits this
-# task to a thread, where Prefect cannot interrupt it anyway (it warns on every run if one is set).
-@task(name="fetch-pages", task_run_name="fetch {label}", cache_policy=NO_CACHE)
-def fetch_article_pages(
-    settings: Settings, entries: list[FeedEntry], label: str, config: Config | None = None
-) -> tuple[list[Page], list[PageFailure]]:
-    """Fetch the pages of new entries concurrently; failed pages come back as PageFailure.
 
-    Through the process's shared Fetcher (the per-host limits hold together with polling), after
-    robots.txt, except for sources with `respect_robots: false` in `config`.
+# One task for both steps of a batch: the flow runs two at once, so one batch's pages are fetched
+# (the network thread) while the batch before it is extracted (the worker processes), and each
+# extraction starts the moment the one before it leaves the pool. A task run costs ~20 ms of CPU
+# (Prefect's client and API server); a fetch task and an extract task per batch cost ~2 % of a
+# run's CPU more than this one (benchmarks/run.py).
+# No task timeout: every request has its own (NEWSMON_TOTAL_TIMEOUT_S), each page's extraction
+# its own (NEWSMON_EXTRACT_TIMEOUT_S, enforced by killing its worker process); a task timeout
+# could only fail the whole batch, good pages included, and Prefect cannot interrupt a task
+# submitted to a thread anyway (it warns on every run if one is set).
+@task(name="fetch-extract-pages", task_run_name="fetch + extract {label}", cache_policy=NO_CACHE)
+def fetch_and_extract_pages(
+    settings: Settings,
+    entries: list[FeedEntry],
+    language_hints: dict[str, str | None],
+    label: str,
+    prepare: PrepareForStore,
+    config: Config | None = None,
+) -> tuple[Prepared, list[PageFailure]]:
+    """Fetch the pages of new entries concurrently, then extract and prepare each in the worker
+    processes, each page under a time limit: (each fetched page with its ReadyArticle or its
+    extraction failure, the pages that failed to fetch).
+
+    Fetched through the process's shared Fetcher (the per-host limits hold together with
+    polling), after robots.txt, except for sources with `respect_robots: false` in `config`.
     """
     exempt = {s.name for s in config.sources if not s.respect_robots} if config else set()
     robots = robots_cache(settings)
@@ -36,24 +52,10 @@ def fetch_article_pages(
     logger = get_run_logger()
     for failure in failures:
         logger.warning("page failed (%s): %s", failure.entry.source, failure.error)
-    return pages, failures
-
-
-# No task timeout: each page has its own (NEWSMON_EXTRACT_TIMEOUT_S, enforced by killing its
-# worker process); a task timeout could only fail the whole batch, good pages included.
-@task(name="extract-pages", task_run_name="extract {label}", cache_policy=NO_CACHE)
-def extract_article_pages(
-    settings: Settings,
-    pages: list[Page],
-    language_hints: dict[str, str | None],
-    label: str,
-    prepare: PrepareForStore,
-) -> list[tuple[Page, ReadyArticle | PageFailure]]:
-    """Extract clean text from each page, in worker processes, each under a time limit, and
-    prepare it for the store there too (canonical URL, fingerprint, topics, alert rules)."""
+    # The pages come back without their HTML: this list was its last holder.
     results = extractor(settings).extract_then(pages, language_hints, prepare)
-    logger = get_run_logger()
+    del pages
     for page, result in results:
         if isinstance(result, PageFailure):
             logger.warning("extraction failed for %s: %s", page.final_url, result.error)
-    return results
+    return results, failures

@@ -171,7 +171,7 @@ def test_discover_finds_older_articles_in_sitemaps_and_feed_archives(
     assert "feed levant-wire page 2" in tasks
     assert f"sitemap tigris-herald-2026-11.xml.gz ({site.base_url[7:]})" in tasks
     assert f"robots.txt {site.base_url[7:]}" in tasks
-    assert "fetch 5 pages (alrafidain-news)" in tasks  # the news sitemap's, in one batch
+    assert "fetch + extract 5 pages (alrafidain-news)" in tasks  # the news sitemap's, in one batch
     table = artifacts["backfill-summary"]
     rows = {row["source"]: row for row in json.loads(table["data"])}
     assert rows["TOTAL"]["stored"] == sum(IN_WINDOW.values())
