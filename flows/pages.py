@@ -20,8 +20,8 @@ from prefect.utilities.annotations import allow_failure, quote
 from newsmon.alerts.notify import DeliveryOutcome
 from newsmon.config.models import Config
 from newsmon.page_batches import BatchOutcome, PageSummary, batch_label, page_batches
-from newsmon.records import FeedEntry, Page, PageFailure
-from newsmon.rules.prepare import PrepareForStore, ReadyArticle, RulesSource
+from newsmon.records import FeedEntry, PageFailure
+from newsmon.rules.prepare import PrepareForStore, RulesSource
 from newsmon.settings import Settings
 from newsmon.store.articles import StoreOutcome
 from newsmon.tasks.pages import Prepared, fetch_and_extract_pages
@@ -115,17 +115,22 @@ def run_pages(
             on_batch(outcome)
 
     Pending = tuple[
-        BatchOutcome, PrefectFuture[StoreOutcome], PrefectFuture[DeliveryOutcome] | None
+        BatchOutcome, PrefectFuture[StoreOutcome], PrefectFuture[DeliveryOutcome] | None, Prepared
     ]
 
     def collect(pending: Pending) -> None:
-        outcome, stored, delivered = pending
+        outcome, stored, delivered, prepared = pending
         try:
             result = stored.result()
             outcome.stored, outcome.stored_ids = result.per_source, result.stored_ids
         except Exception as err:
             outcome.error, outcome.store_failed = f"{type(err).__name__}: {err}", True
             run.store_failures.append(err)
+        finally:
+            # The batch's articles (~1 MB), stored or not: the fetch + extract task's future
+            # still holds this very list, and Prefect's futures are reference cycles (future <->
+            # its done callback) that only the cyclic GC's rare full pass frees.
+            prepared.clear()
         done(outcome)
         if delivered is not None:
             try:
@@ -139,9 +144,7 @@ def run_pages(
     storing: deque[Pending] = deque()
     delivering: PrefectFuture[DeliveryOutcome] | None = None
 
-    def store(
-        outcome: BatchOutcome, extracted: list[tuple[Page, ReadyArticle | PageFailure]]
-    ) -> None:
+    def store(outcome: BatchOutcome, extracted: Prepared) -> None:
         nonlocal delivering
         outcome.extract_failures = [r for _, r in extracted if isinstance(r, PageFailure)]
         while len(storing) >= MAX_PENDING_STORES:
@@ -166,7 +169,7 @@ def run_pages(
                 wait_for=[allow_failure(stored)]
                 + ([allow_failure(delivering)] if delivering is not None else []),
             )
-        storing.append((outcome, stored, delivering if deliver_each_batch else None))
+        storing.append((outcome, stored, delivering if deliver_each_batch else None, extracted))
 
     def stored_after(index: int, batch: PrefectFuture[tuple[Prepared, list[PageFailure]]]) -> None:
         """Wait for a batch's pages, then submit its store."""
