@@ -25,6 +25,7 @@ from newsmon.rules.prepare import PrepareForStore, RulesSource
 from newsmon.settings import Settings
 from newsmon.store.articles import StoreOutcome
 from newsmon.tasks.pages import Prepared, fetch_and_extract_pages
+from newsmon.tasks.runtime import extractor
 from newsmon.tasks.store import deliver_pending_alerts, store_batch
 
 T = TypeVar("T")
@@ -87,7 +88,8 @@ def run_pages(
     task_settings = as_is(settings)
     # Articles are prepared for the store in the extraction workers; one step for the whole run,
     # so each worker receives the config's rules once.
-    prepare = as_is(PrepareForStore(RulesSource.of(config)))
+    step = PrepareForStore(RulesSource.of(config))
+    prepare = as_is(step)
     batches = page_batches(entries, settings.batch_size)
     outcomes = [BatchOutcome(batch_label(batch), batch) for batch in batches]
     run = PagesRun()
@@ -189,13 +191,19 @@ def run_pages(
     # extraction processes idle: benchmarks/run.py, "between batches"). Two, not more: each holds
     # its batch's HTML (~7 MB) until its extraction.
     running = fetch_and_extract(0) if batches else None
-    for index in range(len(batches)):
-        assert running is not None
-        current, running = (
-            running,
-            (fetch_and_extract(index + 1) if index + 1 < len(batches) else None),
-        )
-        stored_after(index, current)
+    try:
+        for index in range(len(batches)):
+            assert running is not None
+            current, running = (
+                running,
+                (fetch_and_extract(index + 1) if index + 1 < len(batches) else None),
+            )
+            stored_after(index, current)
+    except BaseException:
+        # Interrupted (Ctrl-C, the flow cancelled): the batches extracting in task threads, which
+        # the interrupt does not reach, stop too, and the one still fetching will not start.
+        extractor(settings).abort(step)
+        raise
     while storing:
         collect(storing.popleft())
     return run

@@ -52,9 +52,12 @@ def fetch_and_extract_pages(
     logger = get_run_logger()
     for failure in failures:
         logger.warning("page failed (%s): %s", failure.entry.source, failure.error)
-    # The pages come back without their HTML: this list was its last holder.
-    results = extractor(settings).extract_then(pages, language_hints, prepare)
-    del pages
+    try:
+        results = extractor(settings).extract_then(pages, language_hints, prepare)
+    finally:
+        # The batch's HTML (~7 MB): the pages come back without it, and on an error the
+        # traceback (kept by the task's state, a reference cycle) would hold this list.
+        pages.clear()
     for page, result in results:
         if isinstance(result, PageFailure):
             logger.warning("extraction failed for %s: %s", page.final_url, result.error)

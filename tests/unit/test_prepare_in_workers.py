@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from newsmon.extract.pool import Job, PageExtractor
+import pytest
+
+from newsmon.extract.pool import ExtractionAborted, Job, PageExtractor, ThenStepError
 from newsmon.records import Extracted, FeedEntry, Page, PageFailure
 from newsmon.rules.prepare import (
     PrepareForStore,
@@ -85,18 +88,55 @@ def test_the_step_runs_in_the_workers_sent_once_a_batch_to_each(tmp_path: Path) 
     assert len((tmp_path / PICKLES_FILE).read_text()) == len(workers_used)
 
 
-def test_a_failing_step_fails_its_page_only_and_plain_extract_skips_it(tmp_path: Path) -> None:
+def test_a_failing_step_fails_the_batch_and_plain_extract_skips_it(tmp_path: Path) -> None:
+    """An error in the step is the step's (a bug, a config it cannot use), not a page's: the batch
+    fails, as it did when the store prepared the articles, so no page's attempts are spent."""
     pages = pages_of(["fine", "RAISE", "EMPTY", "fine too"])
     with PageExtractor(workers=1, extract_fn=as_article) as extractor:
-        results = extractor.extract_then(pages, None, Where(str(tmp_path)))
+        with pytest.raises(ThenStepError) as raised:
+            extractor.extract_then(pages, None, Where(str(tmp_path)))
         # The same worker, next batch without a step: extraction's own result again.
         plain = extractor.extract(pages)
-    outcome = [r for _p, r in results]
-    assert isinstance(outcome[0], tuple) and isinstance(outcome[3], tuple)
-    assert isinstance(outcome[1], PageFailure) and outcome[1].stage == "extract"
-    assert "preparing the extracted page failed: ValueError: a step that fails" in outcome[1].error
-    assert isinstance(outcome[2], PageFailure) and outcome[2].error == "no text"
+    assert str(raised.value) == (
+        "preparing 1 of 4 extracted pages failed, first https://wire.example/1?utm_source=rss:"
+        " ValueError: a step that fails"
+    )
     assert [type(r) for _p, r in plain] == [Extracted, Extracted, PageFailure, Extracted]
+    assert isinstance(plain[2][1], PageFailure) and plain[2][1].error == "no text"
+
+
+def slow_article(job: Job) -> Extracted | str:
+    """Runs in a worker: a page that takes its time (the interrupt test's running batch)."""
+    if job[0] == "SLOW":
+        threading.Event().wait(60)
+    return Extracted(title="t", text=job[0], language="en")
+
+
+def test_an_aborted_run_stops_its_batches_now_and_later_not_others(tmp_path: Path) -> None:
+    """Ctrl-C reaches the flow's thread, not the task threads extracting: `abort` stops the
+    batch running there (its workers stopped) and any later batch of the same run's step."""
+    interrupted, other = Where(str(tmp_path)), Where(str(tmp_path))
+    outcome: list[BaseException | None] = []
+    with PageExtractor(workers=1, page_timeout_s=120, extract_fn=slow_article) as extractor:
+
+        def run() -> None:
+            try:
+                extractor.extract_then(pages_of(["SLOW", "next"]), None, interrupted)
+                outcome.append(None)
+            except BaseException as err:
+                outcome.append(err)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        while not extractor.pids():  # the batch has started its worker
+            thread.join(0.05)
+        extractor.abort(interrupted)
+        thread.join(30)  # the bound of a failure; an abort is seen within 0.2 s
+        assert not thread.is_alive() and isinstance(outcome[0], ExtractionAborted)
+        with pytest.raises(ExtractionAborted):
+            extractor.extract_then(pages_of(["fine"]), None, interrupted)
+        done = extractor.extract_then(pages_of(["fine"]), None, other)
+    assert [r[2] for _p, r in done if isinstance(r, tuple)] == ["fine"]
 
 
 def test_prepared_in_a_worker_is_what_the_store_got_before() -> None:

@@ -9,7 +9,8 @@ handed its next page while it extracts one (`PIPELINE_DEPTH`), written without e
 its socket; if it is stopped, the page waiting there goes to another worker.
 
 Before a page is sent, a cheap pre-check refuses what no news page needs (more characters or tags
-than the limits): such a page fails at once instead of holding a worker for its timeout.
+than the limits, `extract.limits`): such a page fails at once instead of holding a worker for its
+timeout.
 
 Workers come from a forkserver that imports trafilatura once (forking the main process, which runs
 Prefect's threads and event loop, is unsafe), and die with it: each asks the kernel for SIGKILL
@@ -25,50 +26,43 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import cast
+from typing import Any, cast
 
-from newsmon.extract.worker import ExtractFn, Job, Message, T, Then, extract_one, serve
+from newsmon.extract.limits import (
+    MAX_PAGE_CHARS,
+    MAX_PAGE_TAGS,
+    MAX_START_FAILURES,
+    MAX_WORKER_MEMORY_MB,
+    PAGE_TIMEOUT_S,
+    START_TIMEOUT_S,
+    precheck,
+)
+from newsmon.extract.worker import ExtractFn, Job, Message, T, Then, ThenFailed, extract_one, serve
 from newsmon.records import Extracted, Page, PageFailure
 
-__all__ = ["ExtractFn", "Job", "PageExtractor", "Then", "precheck"]
-
-# A page whose extraction takes longer is stopped. Over the 500 pages of
-# ../shared/corpora/extraction, one at a time on this 2-core machine under load: median 0.07 s,
-# slowest 2.9 s; 30 s leaves a 10x margin.
-PAGE_TIMEOUT_S = 30.0
-# Pre-check limits. The same 500 pages have at most 9,770 '<' (median 1,052) and 0.5 M characters;
-# the hostile page of issue 12 (5 MB of <p> siblings) has 1.3 million.
-MAX_PAGE_CHARS = 5 * 2**20
-MAX_PAGE_TAGS = 200_000
-# A worker's address space: a warm worker maps ~250 MB (VmSize, measured here), 8x that is left.
-MAX_WORKER_MEMORY_MB = 2048
-# A worker that cannot start (import and warm up) in this long is given up.
-_START_TIMEOUT_S = 120.0
-# Workers that die before becoming ready, in a row, before the remaining pages are failed.
-_MAX_START_FAILURES = 3
 # Pages handed to a worker at once: the next page waits in its socket while it extracts one, so
 # it starts the next without waiting for this process (whose other threads hold the GIL for
 # milliseconds at a time: a worker waited ~5 ms per page for its next job). Only while the batch
 # has more pages than workers, so a page never waits behind a slow one at the batch's end.
 PIPELINE_DEPTH = 2
+# How often a batch with a `then` step looks for an abort, and how long close() waits for a batch.
+_ABORT_CHECK_S = 0.2
+_CLOSE_WAIT_S = 10.0
 
 
-def precheck(
-    html: str, *, max_chars: int = MAX_PAGE_CHARS, max_tags: int = MAX_PAGE_TAGS
-) -> str | None:
-    """Why a page is refused before parsing (too big, too many tags), or None. Costs ~1 ms/MB."""
-    if len(html) > max_chars:
-        return f"page refused before extraction: {len(html):,} characters, more than {max_chars:,}"
-    tags = html.count("<")
-    if tags > max_tags:
-        return f"page refused before extraction: {tags:,} tags, more than {max_tags:,}"
-    return None
+class ExtractionAborted(Exception):
+    """The batch's run was interrupted (`PageExtractor.abort`)."""
+
+
+class ThenStepError(Exception):
+    """A `then` step raised in the workers: the batch fails (see `extract_then`)."""
 
 
 @dataclass
@@ -116,6 +110,8 @@ class PageExtractor:
         # The batch being extracted: its pages without HTML, and its `then` step (or None).
         self._pages: Sequence[Page] = ()
         self._then: Then[object] | None = None
+        # `then` steps whose run was interrupted (`abort`): their batches stop, now or later.
+        self._aborted: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def extract(
         self, pages: Sequence[Page], language_hints: dict[str, str | None] | None = None
@@ -137,8 +133,26 @@ class PageExtractor:
         then: Then[T],
     ) -> list[tuple[Page, T | PageFailure]]:
         """`extract`, with `then(page, extracted)` run in the worker on each extracted page: each
-        page comes back with what it returned, or a PageFailure (extraction's, or `then`'s error)."""
-        return cast(list[tuple[Page, T | PageFailure]], self._extract(pages, language_hints, then))
+        page comes back with what it returned, or the PageFailure of its extraction.
+
+        An error in `then` fails the whole batch (ThenStepError, naming the first page and the
+        error), as it did when the caller ran the step itself: an error there is the step's or its
+        config's, not the page's, and would otherwise be counted against every page's attempts.
+        A batch of a `then` passed to `abort` stops (ExtractionAborted), even one not started yet.
+        """
+        results = self._extract(pages, language_hints, then)
+        failed = [(page, r) for page, r in results if isinstance(r, ThenFailed)]
+        if failed:
+            raise ThenStepError(
+                f"preparing {len(failed)} of {len(results)} extracted pages failed, first"
+                f" {failed[0][0].final_url}: {failed[0][1]}"
+            )
+        return cast(list[tuple[Page, T | PageFailure]], results)
+
+    def abort(self, then: Then[object]) -> None:
+        """Stop the batches of this `then` step (an interrupted run's), running or to come: the
+        workers holding their pages are stopped, within a fifth of a second."""
+        self._aborted.add(then)
 
     def _extract(
         self,
@@ -166,7 +180,7 @@ class PageExtractor:
                 self._pages, self._then = (), None
         outcome: list[tuple[Page, object]] = []
         for page, result in zip(without_html, results, strict=True):
-            if isinstance(result, str):
+            if isinstance(result, str) and not isinstance(result, ThenFailed):
                 outcome.append((page, PageFailure(entry=page.entry, stage="extract", error=result)))
             else:
                 outcome.append((page, result))
@@ -200,7 +214,9 @@ class PageExtractor:
     ) -> list[object]:
         start_failures = 0
         while queue or any(w.jobs for w in self._workers):
-            if start_failures >= _MAX_START_FAILURES:
+            if self._then is not None and self._then in self._aborted:
+                raise ExtractionAborted("the run was interrupted")
+            if start_failures >= MAX_START_FAILURES:
                 while queue:
                     results[queue.popleft()] = "extraction failed: worker processes cannot start"
                 if not any(w.jobs for w in self._workers):
@@ -223,7 +239,8 @@ class PageExtractor:
                     if not worker.jobs:
                         worker.started = time.monotonic()
                     worker.jobs.append(index)
-                    then, page = self._then, (self._pages[index] if self._then else None)
+                    then = self._then
+                    page = self._pages[index] if then is not None else None
                     message: Message = (jobs[index], page, ... if worker.then is then else then)
                     worker.then = then
                     # Connection.recv's framing: a 4-byte length, then the pickle.
@@ -261,6 +278,8 @@ class PageExtractor:
         now = time.monotonic()
         deadlines = [d for d in map(self._deadline, self._workers) if d is not None]
         timeout = max(0.0, min(deadlines) - now) if deadlines else None
+        if self._then is not None:  # woken at least this often to see an abort
+            timeout = min(timeout, _ABORT_CHECK_S) if timeout is not None else _ABORT_CHECK_S
         poller = select.poll()
         for worker in self._workers:
             writing = select.POLLOUT if worker.outbox else 0
@@ -302,7 +321,7 @@ class PageExtractor:
     def _deadline(self, worker: _Worker) -> float | None:
         """When a starting or busy worker is given up; None for an idle one (it waits for work)."""
         if not worker.ready:
-            return worker.started + _START_TIMEOUT_S
+            return worker.started + START_TIMEOUT_S
         if worker.job is not None:
             return worker.started + self._page_timeout_s
         return None
@@ -310,7 +329,13 @@ class PageExtractor:
     def _start(self) -> _Worker:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(
-            ["newsmon.extract.warmup", "newsmon.extract.page", "newsmon.extract.worker"]
+            # rules.prepare: the flows' `then` step (config, pydantic, the stories modules).
+            [
+                "newsmon.extract.warmup",
+                "newsmon.extract.page",
+                "newsmon.extract.worker",
+                "newsmon.rules.prepare",
+            ]
         )
         ours, theirs = context.Pipe()
         process = context.Process(
@@ -344,7 +369,7 @@ class PageExtractor:
         """Start every worker and wait until each is ready (a benchmark times this apart)."""
         while len(self._workers) < self._size:
             self._workers.append(self._start())
-        deadline = time.monotonic() + _START_TIMEOUT_S
+        deadline = time.monotonic() + START_TIMEOUT_S
         while not all(w.ready for w in self._workers) and time.monotonic() < deadline:
             self._wait([], deque())
 
@@ -352,14 +377,21 @@ class PageExtractor:
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def close(self) -> None:
-        for worker in list(self._workers):
-            if worker.jobs or worker.outbox:
-                # Pages still queued in its socket: a stop message could wait behind them.
-                self._discard(worker, kill=True)
-                continue
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
-            self._discard(worker)
+        # After the batch in progress, if any (an aborted one ends within _ABORT_CHECK_S); a
+        # batch stuck longer than _CLOSE_WAIT_S loses its workers under it.
+        locked = self._batch_lock.acquire(timeout=_CLOSE_WAIT_S)
+        try:
+            for worker in list(self._workers):
+                if worker.jobs or worker.outbox:
+                    # Pages still queued in its socket: a stop message could wait behind them.
+                    self._discard(worker, kill=True)
+                    continue
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+                self._discard(worker)
+        finally:
+            if locked:
+                self._batch_lock.release()
 
     def __enter__(self) -> PageExtractor:
         return self

@@ -29,6 +29,11 @@ Then = Callable[[Page, Extracted], T]
 Message = tuple[Job, Page | None, Any]
 
 
+class ThenFailed(str):
+    """What a worker sends back when the `then` step raised: the error, as text. Not a page's
+    failure: such an error (a bug, a config the step cannot use) would hit every page alike."""
+
+
 def extract_one(job: Job) -> Extracted | str:
     # Imported here, in the worker (preloaded by the forkserver), not by the process that owns
     # the pool: it never parses HTML itself, and lxml and the extraction modules cost it ~5 MB.
@@ -81,6 +86,6 @@ def serve(conn: Connection, extract_fn: ExtractFn, max_bytes: int | None = None)
         if then is not None and page is not None and isinstance(result, Extracted):
             try:
                 result = then(page, result)
-            except Exception as err:  # one page's failure, not the worker's
-                result = f"preparing the extracted page failed: {type(err).__name__}: {err}"
+            except Exception as err:  # not the worker's end: the caller fails the batch
+                result = ThenFailed(f"{type(err).__name__}: {err}")
         conn.send(result)
