@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from newsmon.config.models import StoryUpdates
 from newsmon.rules.prepare import ReadyArticle
 from newsmon.store.clusters import copy_candidates
-from newsmon.store.dialect import insert_on_conflict, no_nul
+from newsmon.store.dialect import insert_on_conflict, no_nul, sqlite_driver
 from newsmon.store.models import Article, ArticleBand, ArticleTopic, QueuedEntry, table_of
 from newsmon.store.outbox import raise_alert
 from newsmon.store.stories import assign_story, plan_story, story_updates
@@ -233,25 +233,18 @@ def _write_batch_rows(
             # The driver's own executemany, in the session's transaction: ~40 rows an article,
             # and SQLAlchemy built a parameter dict and processed it for each (~0.1 ms an
             # article, benchmarks/store_replay.py); the values are plain integers.
-            _driver(connection).executemany(
+            sqlite_driver(connection).executemany(
                 "INSERT INTO article_band (band_key, article_id) VALUES (?, ?)",
                 [(key, article_id) for article_id, keys in bands for key in keys],
             )
     if topics:
         if dialect == "sqlite":
-            _driver(connection).executemany(
+            sqlite_driver(connection).executemany(
                 "INSERT INTO article_topic (article_id, topic) VALUES (?, ?)",
                 [(row["article_id"], row["topic"]) for row in topics],
             )
         else:
             connection.execute(sa.insert(table_of(ArticleTopic)), topics)
-
-
-def _driver(connection: sa.Connection) -> Any:
-    """The SQLite driver's connection under `connection` (checked out: in its transaction)."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    return driver
 
 
 @functools.cache

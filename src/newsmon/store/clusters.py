@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from newsmon.store.dialect import as_utc, chunks
+from newsmon.store.dialect import as_utc, chunks, sqlite_driver
 from newsmon.store.models import Article, ArticleBand, table_of
 from newsmon.stories.copies import Candidate
 
@@ -58,11 +58,11 @@ def copy_candidates(session: Session, exact_hash: str, band_keys: Sequence[int])
     if connection.dialect.name == "sqlite":
         # The driver's own cursor, in the session's transaction (SQLAlchemy's result is for
         # rows read by name and typed: these are plain).
-        driver = connection.connection.driver_connection
-        assert driver is not None  # a checked-out connection
-        rows: Any = driver.execute(
-            _sqlite_candidate_sql(len(band_keys)), (*band_keys, exact_hash)
-        ).fetchall()
+        rows: Any = (
+            sqlite_driver(connection)
+            .execute(_sqlite_candidate_sql(len(band_keys)), (*band_keys, exact_hash))
+            .fetchall()
+        )
     else:
         rows = connection.execute(
             candidate_statement(connection.dialect.name),

@@ -52,6 +52,14 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def sqlite_driver(connection: sa.Connection) -> Any:
+    """The SQLite driver's own connection under `connection`, in its transaction: for the store's
+    hot statements, where SQLAlchemy's statement and result path cost as much as SQLite's work."""
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a checked-out connection
+    return driver
+
+
 def no_nul(values: dict[str, Any]) -> dict[str, Any]:
     """The values with NUL characters removed from strings: PostgreSQL refuses them in text, and
     a hostile feed or page must not fail the transaction that carries everyone else's articles."""

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from newsmon.store.dialect import sqlite_driver
 from newsmon.store.models import Article, StoryFeatureRow, StoryKey, UTCDateTime, table_of
 from newsmon.stories.assign import WINDOW, StoryCandidate
 from newsmon.stories.features import StoryFeatures
@@ -171,8 +172,7 @@ def story_candidates(
     }
     # The driver's own cursor, in the session's transaction: ~100 rows per lookup, and
     # SQLAlchemy's result (a fetch and a Row per row) cost a seventh of the lookup.
-    driver = connection.connection.driver_connection
-    assert driver is not None  # a checked-out connection
+    driver = sqlite_driver(connection)
     chunks = [
         driver.execute(
             _sqlite_statement(len(chunk)),
@@ -201,8 +201,7 @@ def write_story_index(
         return
     # SQLite: through the driver's own cursor, in the session's transaction, values as the
     # column types write them (SQLAlchemy's statement path cost as much as SQLite's insert).
-    driver = connection.connection.driver_connection
-    assert driver is not None  # a checked-out connection
+    driver = sqlite_driver(connection)
     seen = sqlite_time_text(connection.dialect)(seen_at)
     driver.execute(
         "INSERT INTO story_features (article_id, seen_at, features) VALUES (?, ?, ?)",
