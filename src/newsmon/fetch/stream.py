@@ -241,14 +241,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise
         return AsyncioStream(transport, protocol)
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Never used: the guard only knows TCP."""
-        raise httpcore.ConnectError("unix sockets are not allowed")
+    # No connect_unix_socket: httpcore's base raises NotImplementedError, and the SSRF guard in
+    # front of this backend (fetch/connection.py) refuses unix sockets without calling it.
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
