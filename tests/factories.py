@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from newsmon.config.models import AlertConfig, Config, SourceConfig, TopicConfig
-from newsmon.records import ArticleDraft, FeedEntry
+from newsmon.records import ArticleDraft, FeedEntry, Page
 from newsmon.rules.prepare import ReadyArticle, Rules, prepare_articles
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -80,3 +80,13 @@ def ready(config: Config, *drafts: ArticleDraft) -> list[ReadyArticle]:
 
 def entry(source: str, url: str) -> FeedEntry:
     return FeedEntry(source=source, url=url, title="t", published_at=NOW)
+
+
+def pages_of(htmls: list[str]) -> list[Page]:
+    """Fetched pages with these HTMLs (one entry, distinct final URLs): an extraction batch."""
+    entry = FeedEntry(source="s", url="https://example.org/a")
+    now = datetime.now(UTC)
+    return [
+        Page(entry=entry, final_url=f"https://example.org/{i}", status=200, html=h, fetched_at=now)
+        for i, h in enumerate(htmls)
+    ]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import UTC, datetime
 
 import pytest
 
 from newsmon.extract.pool import Job, PageExtractor, precheck
-from newsmon.records import Extracted, FeedEntry, Page, PageFailure
+from newsmon.records import Extracted, PageFailure
+from tests.factories import pages_of
 from tests.pages import WIRE_PARAGRAPHS, article_page
 
 
@@ -20,15 +20,6 @@ def hang_or_echo(job: Job) -> Extracted | str:
     if "HANG" in html:
         threading.Event().wait()
     return Extracted(title=url, text=str(os.getpid()))
-
-
-def pages_of(htmls: list[str]) -> list[Page]:
-    entry = FeedEntry(source="s", url="https://example.org/a")
-    now = datetime.now(UTC)
-    return [
-        Page(entry=entry, final_url=f"https://example.org/{i}", status=200, html=h, fetched_at=now)
-        for i, h in enumerate(htmls)
-    ]
 
 
 @pytest.mark.timeout(120)

@@ -7,22 +7,13 @@ import hashlib
 import os
 import select
 import threading
-from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
 
 from newsmon.extract.pool import Job, PageExtractor
-from newsmon.records import Extracted, FeedEntry, Page, PageFailure
-
-
-def pages_of(htmls: list[str]) -> list[Page]:
-    entry = FeedEntry(source="s", url="https://example.org/a")
-    now = datetime.now(UTC)
-    return [
-        Page(entry=entry, final_url=f"https://example.org/{i}", status=200, html=h, fetched_at=now)
-        for i, h in enumerate(htmls)
-    ]
+from newsmon.records import Extracted, PageFailure
+from tests.factories import pages_of
 
 
 def _sockets() -> list[int]:

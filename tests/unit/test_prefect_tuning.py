@@ -15,12 +15,12 @@ READ_BACK = (
 )
 
 
-def _recorder_settings(**environ: str) -> str:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_SERVICES_TASK_RUN")
-    }
+def _read_back(script: str, cleared: str, **environ: str) -> str:
+    """What `script` prints after newsmon's preflight, in a process whose environment has none
+    of the variables starting with `cleared` but `environ`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
     result = subprocess.run(
-        [sys.executable, "-c", READ_BACK],
+        [sys.executable, "-c", script],
         env={**env, **environ},
         capture_output=True,
         text=True,
@@ -28,6 +28,10 @@ def _recorder_settings(**environ: str) -> str:
         check=True,
     )
     return result.stdout.split("\n")[-2]
+
+
+def _recorder_settings(**environ: str) -> str:
+    return _read_back(READ_BACK, "PREFECT_SERVER_SERVICES_TASK_RUN", **environ)
 
 
 def test_prefects_task_run_recorder_is_batched() -> None:
@@ -49,16 +53,7 @@ SERVICES_READ_BACK = (
 
 
 def _services(**environ: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_SERVICES_")}
-    result = subprocess.run(
-        [sys.executable, "-c", SERVICES_READ_BACK],
-        env={**env, **environ},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.split("\n")[-2]
+    return _read_back(SERVICES_READ_BACK, "PREFECT_SERVER_SERVICES_", **environ)
 
 
 def test_the_temporary_apis_event_persister_and_triggers_are_off() -> None:
