@@ -186,11 +186,6 @@ class PageExtractor:
                 outcome.append((page, result))
         return outcome
 
-    def extract_jobs(self, jobs: Sequence[Job]) -> list[Extracted | str]:
-        """Each job's Extracted, or the reason it failed (one caller's batch at a time)."""
-        with self._batch_lock:
-            return cast(list[Extracted | str], self._extract_jobs(jobs))
-
     def _extract_jobs(self, jobs: Sequence[Job]) -> list[object]:
         results: list[object] = [None] * len(jobs)
         queue: deque[int] = deque()

@@ -21,7 +21,7 @@ ExtractFn = Callable[[Job], Extracted | str]
 T = TypeVar("T")
 # A step a caller has the workers run on each page's Extracted (the page comes without its HTML),
 # beside extraction rather than in the caller's process: newsmon's flows prepare the article for
-# the store there (`rules.prepare.PrepareForStore`). Picklable; sent to each worker once a batch.
+# the store there (`rules.prepare.PrepareForStore`). Picklable; sent to a worker only when it changes.
 # What it returns goes back to the caller; a str reads as the reason the page failed.
 Then = Callable[[Page, Extracted], T]
 # A worker's message: its job, the page (without HTML) when the batch has a `then` step, and that

@@ -155,9 +155,9 @@ class PrepareForStore:
     The flow's process has one GIL for its HTTP client, its store and Prefect's client: preparing
     there (~1 ms an article of Python) made every store wait for the GIL, and the stores held up
     extraction (benchmarks/run.py). Beside extraction it runs on whichever core is free. Sent to
-    each worker once per batch; the Rules are built in the worker, on first use (parsing is
-    cached per process by the queries' text, so a worker parses a config's queries once).
-    """
+    each worker once (the flows make one a run); the Rules are built in the worker, on first use
+    (parsing is cached per process by the queries' text, so a worker parses a config's queries
+    once)."""
 
     def __init__(self, source: RulesSource) -> None:
         self.source = source
