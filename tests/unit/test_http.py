@@ -20,12 +20,15 @@ from functools import cache
 from typing import Any
 
 import brotli
+import httpx
 import pytest
 import zstandard
 
 from newsmon.fetch.charset import decode_body
 from newsmon.fetch.connection import Resolver, ip_literal
+from newsmon.fetch.decompress import ACCEPT_ENCODING
 from newsmon.fetch.http import (
+    DEFAULT_ACCEPT,
     BlockedAddressError,
     Fetcher,
     FetchError,
@@ -97,6 +100,58 @@ def test_ok_response_has_body_lowercase_headers_and_sends_our_headers(server: Lo
     assert {"gzip", "deflate", "br", "zstd"} <= {
         e.strip() for e in sent["accept-encoding"].split(",")
     }
+
+
+def test_requests_carry_the_headers_httpx_client_sent_in_its_order(server: LocalServer) -> None:
+    # The fetcher builds its requests itself (fetch/connection.HostConnections, no httpx client):
+    # the same headers in the same order as httpx's client built them, with a request's own
+    # headers (a conditional feed poll) and with a cookie from an earlier answer.
+    server.route("/a", "x", content_type="text/plain", headers={"Set-Cookie": "seen=1; Path=/"})
+    server.route("/b", "x", content_type="text/plain")
+    own = {"If-None-Match": '"v1"', "Accept": "application/rss+xml"}
+
+    async def run() -> None:
+        async with Fetcher(policy()) as fetcher:
+            await fetcher.fetch(server.url("/b"))
+            await fetcher.fetch(server.url("/b"), headers=own)
+            await fetcher.fetch(server.url("/a"))  # sets a cookie
+            await fetcher.fetch(server.url("/b"))
+            await fetcher.fetch(server.url("/b"), headers=own)
+
+    asyncio.run(run())
+    client = httpx.AsyncClient(
+        headers={"User-Agent": UA, "Accept": DEFAULT_ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
+    )
+    expected = []
+    cookie = {"seen": "1"}
+    for headers, cookies in [
+        (None, None),
+        (own, None),
+        (None, None),
+        (None, cookie),
+        (own, cookie),
+    ]:
+        built = client.build_request("GET", server.url("/b"), headers=headers, cookies=cookies)
+        expected.append(built.headers.multi_items())
+    assert [list(r.headers.items()) for r in server.requests] == expected
+    assert server.requests[3].headers["cookie"] == "seen=1"
+
+
+def test_keep_alive_connections_are_reused_and_a_closed_one_is_replaced(
+    server: LocalServer, connections: ConnectLog
+) -> None:
+    server.route("/a", "x", content_type="text/plain")
+    server.route("/bye", "x", content_type="text/plain", headers={"Connection": "close"})
+
+    async def run() -> list[int]:
+        async with Fetcher(policy()) as fetcher:
+            statuses = [(await fetcher.fetch(server.url("/a"))).status for _ in range(5)]
+            statuses.append((await fetcher.fetch(server.url("/bye"))).status)  # server closes
+            statuses.append((await fetcher.fetch(server.url("/a"))).status)
+            return statuses
+
+    assert asyncio.run(run()) == [200] * 7
+    assert connections.attempts == [("127.0.0.1", server.port)] * 2
 
 
 def test_caller_headers_are_sent_and_304_is_returned(server: LocalServer) -> None:

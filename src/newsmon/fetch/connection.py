@@ -1,20 +1,22 @@
-"""The connection layer under the HTTP client: the SSRF guard at connect time, one pool per host.
+"""The connection layer under the HTTP client: the SSRF guard at connect time, keep-alive
+connections per host.
 
 The guard is a custom httpcore network backend: a host name is resolved once, every address is
 checked (the rules are `newsmon.fetch.ssrf`), and the socket is opened to the checked address, so a
-DNS answer that changes between check and connect (rebinding) cannot reach an internal host. The
-client that sends requests through it, with its limits and errors, is `newsmon.fetch.http`.
+DNS answer that changes between check and connect (rebinding) cannot reach an internal host.
+`HostConnections` keeps httpcore's HTTP/1.1 connections on that backend per host. The client that
+sends requests through it, with its limits and errors, is `newsmon.fetch.http`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import socket
-import ssl
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import httpcore
@@ -138,50 +140,80 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         return addresses
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool rebuilt on the guarded network backend."""
-
-    def __init__(
-        self, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext, keepalive: int
-    ) -> None:
-        super().__init__(verify=ssl_context, trust_env=False)
-        # httpx 0.28 takes no network backend; replacing the (still empty) pool it built keeps
-        # httpx's request, stream and exception mapping. tests/unit/test_http.py pins this.
-        # Requests in flight are capped by the Politeness registry (per host and overall), so
-        # the pool sets no cap of its own: it only keeps idle connections for reuse.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=None,
-            max_keepalive_connections=keepalive,
-            keepalive_expiry=KEEPALIVE_EXPIRY_S,
-            network_backend=backend,
-        )
+_Origin = tuple[bytes, bytes, int | None]  # scheme, host, port (httpcore's Origin is not hashable)
 
 
-class PerHostTransport(httpx.AsyncBaseTransport):
-    """One small connection pool per host (scheme, name, port), created on first use.
+class HostConnections:
+    """Keep-alive HTTP/1.1 connections per origin (scheme, host, port), one request at a time on
+    each, opened through the guarded network backend.
 
-    One shared pool does not suit a run over dozens of hosts: capped at the in-flight limit it
-    closed one host's idle connection to open the next one's (1,000 polls on 50 hosts made 1,000
-    connections), and uncapped, httpcore checks every idle connection on every request.
+    In place of httpx's client and transport and httpcore's connection pool, whose layers (URL
+    and header models, cookie merging, the pool's bookkeeping over its connections for every
+    request and response) cost ~40 % of the network thread's CPU per page
+    (benchmarks/fetch_cpu.py); requests in flight are capped by the Politeness registry (per host
+    and overall) before they reach here, so there is nothing to queue: a request takes an idle
+    connection of its origin or opens one. Each origin keeps at most `keepalive` idle
+    connections, each for KEEPALIVE_EXPIRY_S (one a server closed meanwhile is dropped, as
+    httpcore's pool does). One shared pool did not suit a run over dozens of hosts: capped, it
+    closed one host's idle connection to open the next one's.
     """
 
     def __init__(self, backend: httpcore.AsyncNetworkBackend, *, keepalive: int) -> None:
         self._backend = backend
         self._ssl_context = httpx.create_ssl_context(trust_env=False)  # loaded once, shared
-        self._keepalive = max(keepalive, 1)  # idle connections kept per host
-        self._pools: dict[tuple[bytes, bytes, int | None], _GuardedTransport] = {}
+        self._keepalive = max(keepalive, 1)  # idle connections kept per origin
+        self._idle: dict[_Origin, list[httpcore.AsyncHTTPConnection]] = {}
+        self._closed = False
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    @contextlib.asynccontextmanager
+    async def send(self, request: httpcore.Request) -> AsyncIterator[httpcore.Response]:
+        """The response to `request` (its body streamed); the connection is kept for reuse or
+        closed when the block ends."""
         url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
-        transport = self._pools.get(key)
-        if transport is None:
-            transport = _GuardedTransport(self._backend, self._ssl_context, self._keepalive)
-            self._pools[key] = transport
-        return await transport.handle_async_request(request)
+        origin = (url.scheme, url.host, url.port)
+        connection = await self._idle_connection(origin)
+        if connection is None:
+            connection = httpcore.AsyncHTTPConnection(
+                url.origin,
+                ssl_context=self._ssl_context,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+                network_backend=self._backend,
+            )
+        try:
+            response = await connection.handle_async_request(request)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await connection.aclose()
+            raise
+        try:
+            yield response
+        finally:
+            with anyio.CancelScope(shield=True):
+                # A response read to its end leaves the connection idle; one left unread
+                # closes it (httpcore).
+                await response.aclose()
+                await self._release(origin, connection)
+
+    async def _idle_connection(self, origin: _Origin) -> httpcore.AsyncHTTPConnection | None:
+        idle = self._idle.get(origin)
+        while idle:
+            connection = idle.pop()
+            if connection.is_idle() and not connection.has_expired():
+                return connection
+            await connection.aclose()
+        return None
+
+    async def _release(self, origin: _Origin, connection: httpcore.AsyncHTTPConnection) -> None:
+        idle = self._idle.setdefault(origin, [])
+        if self._closed or not connection.is_idle() or len(idle) >= self._keepalive:
+            await connection.aclose()
+        else:
+            idle.append(connection)
 
     async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for transport in pools:
-            await transport.aclose()
+        """Close the idle connections; a connection in use is closed when its request ends."""
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                await connection.aclose()

@@ -1,8 +1,9 @@
 """The shared HTTP client: timeouts, per-host politeness, size caps, redirects and errors.
 
 Every feed and page request of a run goes through one `Fetcher`, so the limits hold for the run
-as a whole. Its connections are opened by the connection layer (`newsmon.fetch.connection`), where
-the SSRF guard checks every address; bodies are decompressed by `newsmon.fetch.decompress`.
+as a whole. Requests are made as httpx's client made them (`newsmon.fetch.exchange`) and sent on
+connections of the connection layer (`newsmon.fetch.connection`), where the SSRF guard checks
+every address; bodies are decompressed by `newsmon.fetch.decompress`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import email.utils
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urldefrag, urljoin
 
+import httpcore
 import httpx
 
 from newsmon.fetch.charset import decode_text
 from newsmon.fetch.connection import (
     AddressRefused,
     GuardedNetworkBackend,
-    PerHostTransport,
+    HostConnections,
     Resolver,
 )
 from newsmon.fetch.decompress import ACCEPT_ENCODING, Decoder, OverLimit
+from newsmon.fetch.exchange import TRANSPORT_ERRORS, RequestMaker, answer_headers, reason_phrase
 from newsmon.fetch.politeness import HostLimit, Politeness
 from newsmon.fetch.ssrf import PrivateAccess
 from newsmon.urls import host_key, is_http_url
@@ -137,28 +140,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-class _ResponseCookies(httpx.Cookies):
-    """The client's cookie jar, which skips responses that set no cookie.
-
-    httpx hands every response to the jar, wrapped as urllib objects (the URL parsed again, the
-    headers copied into an email message) only for the jar to find no Set-Cookie: ~8% of the
-    network thread's CPU per page (benchmarks/fetch_cpu.py). The jar itself is unchanged.
-    """
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
-            super().extract_cookies(response)
-
-
-class _Client(httpx.AsyncClient):
-    """httpx's client with the jar above (cookies are kept: consent redirects need them)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._cookies = _ResponseCookies()
-
-
 class Fetcher:
     """One per run: a pooled client under the process's politeness limits. Use as `async with`.
 
@@ -185,20 +166,16 @@ class Fetcher:
                 policy.allow_private_hosts, policy.private_allowlist
             ),
         )
-        self._client = _Client(
-            transport=PerHostTransport(backend, keepalive=policy.max_per_host),
-            trust_env=False,
-            follow_redirects=False,  # followed by `fetch`, each hop through the guard
-            timeout=httpx.Timeout(
-                connect=policy.connect_timeout_s,
-                read=policy.read_timeout_s,
-                write=policy.read_timeout_s,
-                pool=policy.total_timeout_s,
-            ),
-            headers={
-                "User-Agent": policy.user_agent,
-                "Accept": DEFAULT_ACCEPT,
-                "Accept-Encoding": ACCEPT_ENCODING,
+        self._connections = HostConnections(backend, keepalive=policy.max_per_host)
+        self._requests = RequestMaker(
+            user_agent=policy.user_agent,
+            accept=DEFAULT_ACCEPT,
+            accept_encoding=ACCEPT_ENCODING,
+            timeouts={
+                "connect": policy.connect_timeout_s,
+                "read": policy.read_timeout_s,
+                "write": policy.read_timeout_s,
+                "pool": policy.total_timeout_s,
             },
         )
 
@@ -210,7 +187,7 @@ class Fetcher:
 
     async def aclose(self) -> None:
         """Close pooled connections."""
-        await self._client.aclose()
+        await self._connections.aclose()
 
     async def fetch(
         self,
@@ -246,7 +223,7 @@ class Fetcher:
                     url,
                     f"{_via(url, current)}refused by the SSRF guard: {what} is a {err.reason}",
                 ) from None
-            except (httpx.HTTPError, httpx.InvalidURL) as err:
+            except TRANSPORT_ERRORS as err:
                 raise _transport_error(url, current, err, self.policy) from None
             remaining -= spent
             if isinstance(outcome, FetchResult):
@@ -287,8 +264,11 @@ class Fetcher:
             started = asyncio.get_running_loop().time()
             try:
                 async with asyncio.timeout(max(remaining, 0.0)):
-                    async with self._client.stream("GET", current, headers=headers) as response:
-                        outcome = await self._answer(url, current, response, cap, content_types)
+                    target, request = self._requests.request(current, headers)
+                    async with self._connections.send(request) as response:
+                        outcome = await self._answer(
+                            url, current, target, response, cap, content_types
+                        )
                 return outcome, asyncio.get_running_loop().time() - started
             except TimeoutError:
                 raise FetchError(
@@ -301,14 +281,14 @@ class Fetcher:
         self,
         url: str,
         current: str,
-        response: httpx.Response,
+        target: httpx.URL,
+        response: httpcore.Response,
         cap: int,
         content_types: Collection[str] | None,
     ) -> FetchResult | str:
-        status = response.status_code
-        # Once: each lookup in httpx's Headers decodes every header again. Lower-case keys,
-        # repeated headers joined with ", ", as httpx's own get() gives them.
-        headers = {name.lower(): value for name, value in response.headers.items()}
+        status = response.status
+        headers = answer_headers(response.headers)
+        self._requests.remember_cookies(target, status, response.headers)
         location = headers.get("location")
         if status in _REDIRECT_STATUSES and location:
             return location
@@ -316,7 +296,7 @@ class Fetcher:
             retry_after = parse_retry_after(headers.get("retry-after"))
             if status in (429, 503):
                 self.politeness.pause(host_key(current), retry_after)
-            detail = f"{_via(url, current)}HTTP {status} {response.reason_phrase}".rstrip()
+            detail = f"{_via(url, current)}HTTP {status} {reason_phrase(response)}".rstrip()
             if retry_after is not None:
                 detail += f" (retry after {retry_after:g} s)"
             raise HttpStatusError(url, status, detail, retry_after)
@@ -333,7 +313,7 @@ class Fetcher:
 
 
 async def _read_capped(
-    url: str, current: str, response: httpx.Response, headers: Mapping[str, str], cap: int
+    url: str, current: str, response: httpcore.Response, headers: Mapping[str, str], cap: int
 ) -> bytes:
     """The decompressed body, aborted as soon as it exceeds `cap` bytes."""
     too_large = FetchError(url, "too_large", f"{_via(url, current)}body is over {_size(cap)}")
@@ -348,9 +328,9 @@ async def _read_capped(
         raise FetchError(url, "content_type", f"{_via(url, current)}{err}") from None
     chunks: list[bytes] = []
     size = 0
-    # Raw bytes, decompressed here: httpx's aiter_bytes inflates each network chunk in one
+    # Raw bytes, decompressed here: httpx's aiter_bytes inflated each network chunk in one
     # piece, and 64 KB of brotli can expand to gigabytes before any cap could be checked.
-    async for raw in response.aiter_raw():
+    async for raw in response.aiter_stream():
         try:
             for piece in decoder.decode(raw):
                 size += len(piece)
@@ -367,17 +347,17 @@ async def _read_capped(
 
 def _transport_error(url: str, current: str, err: Exception, policy: HttpPolicy) -> FetchError:
     via = _via(url, current)
-    if isinstance(err, httpx.ConnectTimeout):
+    if isinstance(err, httpcore.ConnectTimeout):
         return FetchError(url, "timeout", f"{via}timed out connecting ({err or 'no answer'})")
-    if isinstance(err, httpx.ReadTimeout):
+    if isinstance(err, httpcore.ReadTimeout):
         return FetchError(url, "timeout", f"{via}no data for {policy.read_timeout_s:g} s (read)")
-    if isinstance(err, httpx.TimeoutException):
+    if isinstance(err, httpcore.TimeoutException):
         return FetchError(url, "timeout", f"{via}timed out ({type(err).__name__})")
-    if isinstance(err, httpx.InvalidURL | httpx.UnsupportedProtocol):
+    if isinstance(err, httpx.InvalidURL | httpx.UnsupportedProtocol | httpcore.UnsupportedProtocol):
         return FetchError(url, "invalid_url", f"{via}invalid URL ({err})")
-    if isinstance(err, httpx.ConnectError):
+    if isinstance(err, httpcore.ConnectError):
         return FetchError(url, "connect", f"{via}could not connect ({err or 'refused'})")
-    if isinstance(err, httpx.NetworkError):
+    if isinstance(err, httpcore.NetworkError):
         return FetchError(url, "connect", f"{via}connection failed ({err or type(err).__name__})")
     return FetchError(url, "protocol", f"{via}bad HTTP response ({err or type(err).__name__})")
 
