@@ -58,6 +58,11 @@ def test_a_page_of_a_million_siblings_is_refused_before_parsing() -> None:
     bomb = "<html><body>" + "<p>x</p>" * 600_000 + "</body></html>"
     good = article_page("Title", WIRE_PARAGRAPHS)
     assert precheck(good) is None
+    # Tags are counted only on a page longer than the tag limit (a shorter one cannot exceed it).
+    assert precheck("<b>" * 5, max_tags=15) is None
+    assert precheck("<b>" * 6, max_tags=5) == (
+        "page refused before extraction: 6 tags, more than 5"
+    )
     with PageExtractor(workers=1) as extractor:
         started = time.monotonic()
         results = extractor.extract(pages_of([bomb, good]))

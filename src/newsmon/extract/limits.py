@@ -28,7 +28,9 @@ def precheck(
     """Why a page is refused before parsing (too big, too many tags), or None. Costs ~1 ms/MB."""
     if len(html) > max_chars:
         return f"page refused before extraction: {len(html):,} characters, more than {max_chars:,}"
-    tags = html.count("<")
+    # A page of no more characters than the tag limit cannot have more tags: not counted (the
+    # count is ~20 us per 66 KB page, in the process that hands every page to the workers).
+    tags = html.count("<") if len(html) > max_tags else 0
     if tags > max_tags:
         return f"page refused before extraction: {tags:,} tags, more than {max_tags:,}"
     return None
