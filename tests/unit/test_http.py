@@ -7,6 +7,7 @@ system DNS lookup), and SSRF cases use stub resolvers, so a broken guard fails l
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import pickle
 import socket
@@ -419,6 +420,68 @@ def test_redirect_to_another_scheme_is_refused(
     error = fetch_error(server.url("/a"))
     assert error.kind == "redirects"
     assert "file:///etc/passwd" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("location", "kind", "detail"),
+    [
+        ("/a\tb", "protocol", "Invalid URL in location header"),
+        ("http://[::1/", "protocol", "Invalid URL in location header"),
+        ("http:x", "invalid_url", "invalid URL"),
+        ("javascript:x", "invalid_url", "invalid URL"),
+    ],
+)
+def test_a_location_that_cannot_be_followed_fails_as_httpx_client_failed(
+    server: LocalServer, location: str, kind: str, detail: str
+) -> None:
+    # httpx's client judged a redirect's Location (it built the next request even when not
+    # following); the fetcher, which no longer goes through it, judges it the same way.
+    server.route("/a", status=302, headers={"Location": location})
+    error = fetch_error(server.url("/a"))
+    assert (error.kind, error.permanent) == (kind, kind == "invalid_url")
+    assert detail in str(error)
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(server: LocalServer) -> None:
+    server.route("/feed", "x", content_type="text/plain")
+    fetch(server.url("/feed").replace("http://", "http://reader:s%40cret@"))
+    fetch(server.url("/feed"))
+    token = base64.b64encode(b"reader:s@cret").decode()
+    assert server.requests[0].headers["authorization"] == f"Basic {token}"
+    assert "authorization" not in server.requests[1].headers
+
+
+def test_closing_the_fetcher_stops_requests_in_flight_and_refuses_new_ones(
+    server: LocalServer,
+) -> None:
+    arrived, release = threading.Event(), threading.Event()
+
+    def slow(request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        arrived.set()
+        release.wait(10)
+        return 200, {"Content-Type": "text/plain"}, b"late"
+
+    server.route_handler("/slow", slow)
+    server.route("/a", "x", content_type="text/plain")
+
+    async def run() -> tuple[FetchError, str]:
+        fetcher = Fetcher(policy())
+        await fetcher.fetch(server.url("/a"))  # an idle connection to close as well
+        in_flight = asyncio.create_task(fetcher.fetch(server.url("/slow")))
+        await asyncio.to_thread(arrived.wait, 10)
+        await fetcher.aclose()
+        with pytest.raises(FetchError) as stopped:
+            await in_flight
+        with pytest.raises(RuntimeError) as refused:
+            await fetcher.fetch(server.url("/a"))
+        return stopped.value, str(refused.value)
+
+    try:
+        stopped, refused = asyncio.run(run())
+    finally:
+        release.set()
+    assert stopped.kind in ("connect", "protocol"), stopped
+    assert "closed" in refused
 
 
 def test_error_after_a_redirect_names_the_hop(server: LocalServer) -> None:

@@ -163,12 +163,15 @@ class HostConnections:
         self._ssl_context = httpx.create_ssl_context(trust_env=False)  # loaded once, shared
         self._keepalive = max(keepalive, 1)  # idle connections kept per origin
         self._idle: dict[_Origin, list[httpcore.AsyncHTTPConnection]] = {}
+        self._active: set[httpcore.AsyncHTTPConnection] = set()  # requests in flight
         self._closed = False
 
     @contextlib.asynccontextmanager
     async def send(self, request: httpcore.Request) -> AsyncIterator[httpcore.Response]:
         """The response to `request` (its body streamed); the connection is kept for reuse or
         closed when the block ends."""
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the fetcher has been closed.")
         url = request.url
         origin = (url.scheme, url.host, url.port)
         connection = await self._idle_connection(origin)
@@ -179,20 +182,24 @@ class HostConnections:
                 keepalive_expiry=KEEPALIVE_EXPIRY_S,
                 network_backend=self._backend,
             )
+        self._active.add(connection)
         try:
-            response = await connection.handle_async_request(request)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await connection.aclose()
-            raise
-        try:
-            yield response
+            try:
+                response = await connection.handle_async_request(request)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await connection.aclose()
+                raise
+            try:
+                yield response
+            finally:
+                with anyio.CancelScope(shield=True):
+                    # A response read to its end leaves the connection idle; one left unread
+                    # closes it (httpcore).
+                    await response.aclose()
+                    await self._release(origin, connection)
         finally:
-            with anyio.CancelScope(shield=True):
-                # A response read to its end leaves the connection idle; one left unread
-                # closes it (httpcore).
-                await response.aclose()
-                await self._release(origin, connection)
+            self._active.discard(connection)
 
     async def _idle_connection(self, origin: _Origin) -> httpcore.AsyncHTTPConnection | None:
         idle = self._idle.get(origin)
@@ -211,9 +218,9 @@ class HostConnections:
             idle.append(connection)
 
     async def aclose(self) -> None:
-        """Close the idle connections; a connection in use is closed when its request ends."""
+        """Close every connection, those of requests in flight too (they fail), as httpcore's
+        pool did; a request after this raises RuntimeError."""
         self._closed = True
         idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                await connection.aclose()
+        for connection in [*self._active, *(c for cs in idle.values() for c in cs)]:
+            await connection.aclose()

@@ -56,12 +56,17 @@ class RequestMaker:
             raise httpx.UnsupportedProtocol(
                 f"Request URL has an unsupported protocol '{target.scheme}://'."
             )
-        if headers or self._cookies:
-            # The rare path (a conditional feed poll, cookies an earlier answer set): built by
-            # httpx's own request, as its client did.
+        if headers or self._cookies or target.username or target.password:
+            # The rare path (a conditional feed poll, cookies an earlier answer set, credentials
+            # in the URL): built by httpx's own request and auth, as its client did.
             merged = self._headers.copy()
             merged.update(headers)
-            raw = httpx.Request("GET", target, headers=merged, cookies=self._cookies).headers.raw
+            built = httpx.Request("GET", target, headers=merged, cookies=self._cookies)
+            if target.username or target.password:
+                # Sent as Basic auth, as httpx's client sent a URL's user:password.
+                auth = httpx.BasicAuth(target.username, target.password)
+                built = next(auth.sync_auth_flow(built))
+            raw = built.headers.raw
         else:
             raw = [(b"Host", target.netloc), *self._headers.raw]
         request = httpcore.Request(
@@ -86,6 +91,23 @@ class RequestMaker:
                 status, headers=raw_headers, request=httpx.Request("GET", target)
             )
             self._cookies.extract_cookies(response)
+
+
+def check_redirect(location: str, requested: httpx.URL) -> None:
+    """Raise as httpx's client did on a redirect's Location it could not follow: it built the
+    next request even when it was not following redirects, and its errors were the answer's
+    (httpx's `_redirect_url`: a Location it cannot parse is a protocol error; one it cannot
+    join to the URL asked for, an invalid URL)."""
+    try:
+        url = httpx.URL(location)
+    except httpx.InvalidURL as err:
+        raise httpcore.RemoteProtocolError(f"Invalid URL in location header: {err}.") from None
+    if url.scheme and not url.host:
+        url = url.copy_with(host=requested.host)
+    if url.is_relative_url:
+        url = requested.join(url)
+    if requested.fragment and not url.fragment:
+        url.copy_with(fragment=requested.fragment)
 
 
 def answer_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

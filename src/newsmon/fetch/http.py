@@ -27,7 +27,13 @@ from newsmon.fetch.connection import (
     Resolver,
 )
 from newsmon.fetch.decompress import ACCEPT_ENCODING, Decoder, OverLimit
-from newsmon.fetch.exchange import TRANSPORT_ERRORS, RequestMaker, answer_headers, reason_phrase
+from newsmon.fetch.exchange import (
+    TRANSPORT_ERRORS,
+    RequestMaker,
+    answer_headers,
+    check_redirect,
+    reason_phrase,
+)
 from newsmon.fetch.politeness import HostLimit, Politeness
 from newsmon.fetch.ssrf import PrivateAccess
 from newsmon.urls import host_key, is_http_url
@@ -230,7 +236,11 @@ class Fetcher:
                 return FetchResult(
                     url, current, outcome.status, outcome.headers, outcome.body, tuple(redirects)
                 )
-            target = urldefrag(urljoin(current, outcome.strip())).url
+            try:
+                target = urldefrag(urljoin(current, outcome.strip())).url
+            except ValueError as err:  # urllib's own refusals (a bracket out of place, ...)
+                detail = f"{_via(url, current)}redirected to an invalid URL {outcome!r} ({err})"
+                raise FetchError(url, "invalid_url", detail) from None
             if not is_http_url(target):
                 raise FetchError(url, "redirects", f"{_via(url, current)}redirected to {target!r}")
             # A second visit is allowed: cookie-consent flows go A -> B (sets cookie) -> A.
@@ -291,6 +301,7 @@ class Fetcher:
         self._requests.remember_cookies(target, status, response.headers)
         location = headers.get("location")
         if status in _REDIRECT_STATUSES and location:
+            check_redirect(location, target)
             return location
         if not (200 <= status < 300 or status == 304):
             retry_after = parse_retry_after(headers.get("retry-after"))
