@@ -85,12 +85,10 @@ class RequestMaker:
     def remember_cookies(
         self, target: httpx.URL, status: int, raw_headers: list[tuple[bytes, bytes]]
     ) -> None:
-        """Keep the cookies an answer sets (the jar wants httpx's objects: built only then)."""
-        if any(name.lower() in (b"set-cookie", b"set-cookie2") for name, _ in raw_headers):
-            response = httpx.Response(
-                status, headers=raw_headers, request=httpx.Request("GET", target)
-            )
-            self._cookies.extract_cookies(response)
+        """Keep the cookies of an answer that sets some (the jar wants httpx's objects: the
+        caller asks only for an answer with a Set-Cookie header)."""
+        response = httpx.Response(status, headers=raw_headers, request=httpx.Request("GET", target))
+        self._cookies.extract_cookies(response)
 
 
 def check_redirect(location: str, requested: httpx.URL) -> None:
@@ -105,33 +103,28 @@ def check_redirect(location: str, requested: httpx.URL) -> None:
     if url.scheme and not url.host:
         url = url.copy_with(host=requested.host)
     if url.is_relative_url:
-        url = requested.join(url)
-    if requested.fragment and not url.fragment:
-        url.copy_with(fragment=requested.fragment)
+        requested.join(url)
+    # httpx then carried the fragment over, from a URL it had parsed already: that cannot fail.
 
 
 def answer_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """An answer's headers as httpx's `Headers.items()` gave them: lower-case names, repeated
     headers joined with ", ", all decoded as ASCII, else UTF-8, else Latin-1."""
-    encoding = _header_encoding(raw)
+    for encoding in ("ascii", "utf-8"):
+        try:
+            return _decoded(raw, encoding)
+        except UnicodeDecodeError:
+            continue
+    return _decoded(raw, "iso-8859-1")  # decodes any byte
+
+
+def _decoded(raw: list[tuple[bytes, bytes]], encoding: str) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in raw:
         key = name.decode(encoding).lower()
         text = value.decode(encoding)
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
     return headers
-
-
-def _header_encoding(raw: list[tuple[bytes, bytes]]) -> str:
-    for encoding in ("ascii", "utf-8"):
-        try:
-            for name, value in raw:
-                name.decode(encoding)
-                value.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    return "iso-8859-1"
 
 
 def reason_phrase(response: httpcore.Response) -> str:

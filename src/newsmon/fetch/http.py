@@ -298,7 +298,8 @@ class Fetcher:
     ) -> FetchResult | str:
         status = response.status
         headers = answer_headers(response.headers)
-        self._requests.remember_cookies(target, status, response.headers)
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            self._requests.remember_cookies(target, status, response.headers)
         location = headers.get("location")
         if status in _REDIRECT_STATUSES and location:
             check_redirect(location, target)
