@@ -42,6 +42,12 @@ from newsmon.app.commands import preflight
 # As newsmon's commands set them for Prefect's temporary API; none for a checkout from before
 # they existed (polling.py runs another checkout's code for before/after figures).
 PREFECT_SERVER_TUNING: dict[str, str] = getattr(preflight, "PREFECT_SERVER_TUNING", {})
+# The services of Prefect's temporary API that `newsmon ingest` turns off (event persister,
+# triggers), for a benchmark whose flow runs on the temporary API as the command's does; never
+# for a Prefect server a benchmark starts (the command never turns them off there).
+PREFECT_TEMPORARY_API_SERVICES_OFF: dict[str, str] = getattr(
+    preflight, "PREFECT_TEMPORARY_API_SERVICES_OFF", {}
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

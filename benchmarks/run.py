@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    PREFECT_TEMPORARY_API_SERVICES_OFF,
     FastLoopbackHost,
     SiteProcess,
     Sites,
@@ -713,6 +714,8 @@ def main() -> None:
             # Above the site's page count: one ingest takes every page (the default run cap,
             # 1,000, left 3,500 of 4,500 pages to the "no-change" pass).
             NEWSMON_MAX_PAGES_PER_RUN=str(len(page_sizes) + 1000),
+            # Prefect's temporary API as `newsmon ingest` runs it (the flow runs on it here too).
+            **PREFECT_TEMPORARY_API_SERVICES_OFF,
         )
     )
     from newsmon.flows.ingest import ingest

@@ -1,6 +1,7 @@
 """newsmon's parse (extract/html_tree.py) on the 500 real pages of the extraction dev set: the same
 tree and the same class for every node as trafilatura's parse, and the same extraction, field by
-field, called the ways the pipeline calls it, with either parse."""
+field, called the ways the pipeline calls it, with either parse; and the same extraction whether
+trafilatura works on newsmon's tree itself or on a copy of it."""
 
 from __future__ import annotations
 
@@ -76,3 +77,33 @@ def test_same_extraction_with_trafilaturas_parse(
         theirs = extract_all()
     assert ours == theirs
     assert sum(isinstance(result, tuple) for result in ours) > 3 * 450
+
+
+def test_same_extraction_as_when_trafilatura_copied_the_tree(
+    corpora: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """trafilatura works on newsmon's tree itself and prunes it (`page.bare_extraction_in_place`):
+    every field as when it copied the tree first and newsmon read an intact one afterwards."""
+    import trafilatura
+
+    pages = _pages(corpora)
+    calls: list[dict[str, Any]] = [{}, {"published_at": FEED_DATE, "author": "Feed Author"}]
+
+    def extract_all() -> list[object]:
+        results: list[object] = []
+        for key, html in pages.items():
+            for call in calls:
+                try:
+                    found = extract_page(html, f"https://example.com/{key}", **call)
+                    results.append(dataclasses.astuple(found))
+                except ExtractionError as err:
+                    results.append(str(err))
+        return results
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ours = extract_all()
+        monkeypatch.setattr(page, "bare_extraction_in_place", trafilatura.bare_extraction)
+        theirs = extract_all()
+    assert ours == theirs
+    assert sum(isinstance(result, tuple) for result in ours) > 2 * 450
