@@ -242,6 +242,21 @@ def test_promo_lines_are_dropped_but_prose_mentioning_reading_is_kept() -> None:
     assert drop_promo_lines(text) == "Readers said the report was read more widely than expected."
 
 
+_LINE_PARTS = ["word", "كلمة", "a_b", "x1", " ", "  ", "\xa0", "\t", "-", "*", "•", "·", ",", "—"]
+
+
+@given(st.lists(st.lists(st.sampled_from(_LINE_PARTS), max_size=160), max_size=4))
+def test_short_lines_are_the_lines_of_at_most_the_promo_word_limit(lines: list[list[str]]) -> None:
+    """Lines are counted only up to the first word past the limit, on the line as it is: the
+    same lines as counting every word of each keyed line."""
+    from newsmon.extract.promos import _WORD, MAX_PROMO_WORDS, _line_key, _short_lines
+
+    text = "\n".join("".join(parts) for parts in lines)
+    keys = [_line_key(line) for line in text.split("\n")]
+    expected = [key for key in keys if key and len(_WORD.findall(key)) <= MAX_PROMO_WORDS]
+    assert _short_lines(text) == expected
+
+
 def test_the_sites_today_is_not_the_articles_date() -> None:
     from newsmon.extract.page import parse_html
     from newsmon.extract.textdates import published_from_text
