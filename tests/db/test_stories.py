@@ -27,7 +27,8 @@ from newsmon.records import ArticleDraft
 from newsmon.store.articles import store_articles
 from newsmon.store.db import make_engine, upgrade
 from newsmon.store.models import Alert, Article, Story, StoryMerge
-from newsmon.store.stories import iter_stories
+from newsmon.store.reports import story_digest
+from newsmon.store.stories import iter_stories, touched_stories
 from tests.conftest import _postgres_database
 from tests.factories import NOW, make_config, ready
 
@@ -140,6 +141,61 @@ def test_a_syndicated_copy_is_in_its_clusters_story_and_export_lists_stories(
     assert exported[0]["outlets"] == sorted([first.source, "copycat"])
     assert exported[0]["headline"] == first.title
     assert exported[0]["languages"] == [first.lang]
+
+
+def test_a_runs_digest_ranks_every_story_it_touched_and_reads_only_the_top(
+    engine: Engine,
+) -> None:
+    """touched_stories and story_digest against the same ranking computed in Python over every
+    row: most languages (an empty one is none), outlets, articles; copies in their cluster."""
+    drafts = [as_draft(item) for item in ITEMS]
+    store(engine, drafts)
+    store(engine, [as_draft(ITEMS[0], source="copycat"), as_draft(ITEMS[1], source="mirror")])
+    with Session(engine) as session, session.begin():
+        session.execute(sa.update(Article).where(Article.id == 3).values(language=""))
+    with Session(engine) as session:
+        rows = session.execute(
+            sa.select(
+                Article.id, Article.story_id, Article.duplicate_of, Article.source, Article.language
+            )
+        ).all()
+        ids = [row.id for row in rows]
+        by_story: dict[int, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_story[row.story_id].append(row)
+
+        def story_key(story: int) -> tuple[int, int, int, int]:
+            members = by_story[story]
+            languages = {m.language for m in members if m.language}
+            return (-len(languages), -len({m.source for m in members}), -len(members), story)
+
+        for subset in (ids, ids[: len(ids) // 3], ids[-2:]):
+            touched = sorted({row.story_id for row in rows if row.id in subset}, key=story_key)
+            for limit in (1, 3, 50):
+                found = touched_stories(session, subset, limit=limit)
+                assert [r["id"] for r in found] == touched[:limit]
+                for record in found:
+                    assert record["articles"] == sorted(m.id for m in by_story[record["id"]])
+                    assert record["new_articles"] == sum(
+                        1 for m in by_story[record["id"]] if m.id in subset
+                    )
+            clusters: dict[int, list[Any]] = defaultdict(list)
+            for row in rows:
+                clusters[row.duplicate_of or row.id].append(row)
+            new = {c: sum(1 for m in members if m.id in subset) for c, members in clusters.items()}
+            expected = sorted(
+                (c for c, n in new.items() if n),
+                key=lambda c: (
+                    -len({m.source for m in clusters[c]}),
+                    -len(clusters[c]),
+                    -new[c],
+                    c,
+                ),
+            )
+            lines = story_digest(session, subset, limit=5)
+            assert [line.cluster_id for line in lines] == expected[:5]
+            assert [line.articles for line in lines] == [len(clusters[c]) for c in expected[:5]]
+    assert any(len(members) > 1 for members in clusters.values())
 
 
 @pytest.mark.postgres

@@ -72,9 +72,15 @@ def story_digest(
         )
     sizes: dict[int, tuple[int, int]] = {}
     for chunk in chunks(list(new)):
+        # `cluster_of IN chunk` spelled so each side has its index (duplicate_of's, the id):
+        # the expression itself has none, and each chunk scanned the whole archive.
+        in_chunk = sa.or_(
+            col(Article.duplicate_of).in_(chunk),
+            sa.and_(col(Article.duplicate_of).is_(None), col(Article.id).in_(chunk)),
+        )
         for cluster_id, articles, outlets in session.execute(
             sa.select(cluster_of, sa.func.count(), sa.func.count(sa.distinct(col(Article.source))))
-            .where(cluster_of.in_(chunk))
+            .where(in_chunk)
             .group_by(cluster_of)
         ):
             sizes[cluster_id] = (outlets, articles)
