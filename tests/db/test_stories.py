@@ -234,6 +234,43 @@ def test_two_concurrent_writers_on_postgresql_make_the_stories_one_writer_makes(
         two.dispose()
 
 
+@pytest.mark.postgres
+def test_a_story_merged_away_while_the_digest_reads_it_is_left_out() -> None:
+    """READ COMMITTED: a run storing at the same time may merge a story between the digest's
+    ranking and its reading the top stories; the digest goes on with the next ones."""
+    engine = make_engine(_two_databases()[0])
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        upgrade(engine)
+        store(engine, [as_draft(item) for item in ITEMS[:40]])
+        with Session(engine) as session:
+            ids = list(session.scalars(sa.select(Article.id)))
+        merged: list[int] = []
+
+        def merge_first_read(
+            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        ) -> None:
+            if "ORDER BY article.story_id, article.id" not in statement or merged:
+                return
+            merged.append(params["story_id_1"])
+            with other.begin() as writer:
+                into = writer.scalar(
+                    sa.select(sa.func.min(Article.story_id)).where(Article.story_id != merged[0])
+                )
+                writer.execute(
+                    sa.update(Article).where(Article.story_id == merged[0]).values(story_id=into)
+                )
+
+        with Session(engine) as session:
+            sa.event.listen(session.connection(), "before_cursor_execute", merge_first_read)
+            found = touched_stories(session, ids, limit=5)
+        assert merged and merged[0] not in [record["id"] for record in found]
+        assert len(found) == 5
+    finally:
+        engine.dispose()
+        other.dispose()
+
+
 _DATABASES: list[Iterator[str]] = []
 
 

@@ -31,6 +31,19 @@ def _pages(corpora: Path) -> dict[str, str]:
     }
 
 
+def _extract_all(pages: dict[str, str], calls: list[dict[str, Any]]) -> list[object]:
+    """Every page extracted once per call: its fields, or the refusal's message."""
+    results: list[object] = []
+    for key, html in pages.items():
+        for call in calls:
+            try:
+                found = extract_page(html, f"https://example.com/{key}", **call)
+                results.append(dataclasses.astuple(found))
+            except ExtractionError as err:
+                results.append(str(err))
+    return results
+
+
 def test_same_tree_and_node_classes_on_every_page(corpora: Path) -> None:
     pages = _pages(corpora)
     assert len(pages) == 500
@@ -55,26 +68,14 @@ def test_same_extraction_with_trafilaturas_parse(
         {"published_at": FEED_DATE, "language_hint": "en"},
         {"published_at": FEED_DATE, "author": "Feed Author"},
     ]
-
-    def extract_all() -> list[object]:
-        results: list[object] = []
-        for key, html in pages.items():
-            for call in calls:
-                try:
-                    found = extract_page(html, f"https://example.com/{key}", **call)
-                    results.append(dataclasses.astuple(found))
-                except ExtractionError as err:
-                    results.append(str(err))
-        return results
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        ours = extract_all()
+        ours = _extract_all(pages, calls)
         monkeypatch.setattr(page, "load_html", utils.load_html)
         monkeypatch.setattr(
             page, "_fallback_parser", lambda: lxml.html.HTMLParser(encoding="utf-8")
         )
-        theirs = extract_all()
+        theirs = _extract_all(pages, calls)
     assert ours == theirs
     assert sum(isinstance(result, tuple) for result in ours) > 3 * 450
 
@@ -88,22 +89,10 @@ def test_same_extraction_as_when_trafilatura_copied_the_tree(
 
     pages = _pages(corpora)
     calls: list[dict[str, Any]] = [{}, {"published_at": FEED_DATE, "author": "Feed Author"}]
-
-    def extract_all() -> list[object]:
-        results: list[object] = []
-        for key, html in pages.items():
-            for call in calls:
-                try:
-                    found = extract_page(html, f"https://example.com/{key}", **call)
-                    results.append(dataclasses.astuple(found))
-                except ExtractionError as err:
-                    results.append(str(err))
-        return results
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        ours = extract_all()
+        ours = _extract_all(pages, calls)
         monkeypatch.setattr(page, "bare_extraction_in_place", trafilatura.bare_extraction)
-        theirs = extract_all()
+        theirs = _extract_all(pages, calls)
     assert ours == theirs
     assert sum(isinstance(result, tuple) for result in ours) > 2 * 450

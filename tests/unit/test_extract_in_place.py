@@ -1,6 +1,7 @@
 """trafilatura working on newsmon's own tree (`page.bare_extraction_in_place`): the extraction is
-what it was when trafilatura copied the tree first, trafilatura's module is left as it was, and a
-trafilatura that loads its input otherwise still extracts."""
+what it was when trafilatura copied the tree first (on the fixture pages; promos are judged on the
+tree as trafilatura leaves it), trafilatura's module is left as it was, and a trafilatura that
+loads its input otherwise still extracts."""
 
 from __future__ import annotations
 
@@ -99,3 +100,18 @@ def test_a_trafilatura_that_loads_its_input_otherwise_still_extracts(
     document = page.bare_extraction_in_place(tree, **TRAFILATURA_OPTIONS)
     assert document is not None and "Reader one" not in document.text
     assert WIRE_PARAGRAPHS[0][:40] in document.text
+
+
+def test_a_block_is_judged_as_promo_without_the_comment_section_trafilatura_pruned() -> None:
+    """Promos are judged on the tree trafilatura leaves: a short line of mostly link text is a
+    promo even where the page had nested a comment section inside its block (with the comments
+    counted, the block was too long to judge and the line stayed in the text)."""
+    promo = "drought threatens the wheat harvest across Nineveh this year"
+    comments = '<div class="comments"><p>' + " ".join(["reader"] * 40) + "</p></div>"
+    block = f'<ul><li>Background on the region, <a href="/r1">{promo}</a>{comments}</li></ul>'
+    html = article_page("Drone strike near Qaim", WIRE_PARAGRAPHS)
+    second = html.index("</p>", html.index("</p>") + 4) + 4
+    found = extract_page(html[:second] + block + html[second:], "https://outlet.example/a")
+    assert "drought" not in found.text
+    assert "reader" not in found.text
+    assert WIRE_PARAGRAPHS[2][:40] in found.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import warnings
 from datetime import UTC, datetime
 from typing import Any
@@ -108,7 +109,8 @@ def extract_page(
     if not body.strip():
         # trafilatura found no body; the page is still an article (the feed links to it). The
         # fallback reads the page as parsed, not as trafilatura left it (rare: parsed again).
-        tree = parse_html(html) or tree
+        reparsed = parse_html(html)
+        tree = tree if reparsed is None else reparsed
         body = fallback_text(html, tree, language=language.iso_639_1(language_hint))
         if not body.strip():
             raise ExtractionError("no article text found on the page")
@@ -135,30 +137,34 @@ def bare_extraction_in_place(tree: HtmlElement, **options: Any) -> Any:
     """`trafilatura.bare_extraction(tree, **options)` on `tree` itself: trafilatura copies a tree
     it is given before its first step (~0.2 ms a 66 KB page, a twentieth of its own work), then
     copies it again for each step that changes it; only its first step changes the tree itself
-    (it prunes comment sections and appended articles), and newsmon reads nothing of the page
-    afterwards that those held. Its `load_html` hands it the tree for the duration of the call
-    (the extraction processes are single-threaded); a trafilatura that no longer loads its input
-    that way gets the tree as usual.
+    (it prunes comment sections and appended articles). Its `load_html` hands it the tree for
+    the duration of the call (one call at a time in a process: the extraction processes are
+    single-threaded, the lock is for any other caller); a trafilatura that no longer loads its
+    input that way gets the tree as usual.
     """
     from trafilatura import core
 
-    loader = getattr(core, "load_html", None)
-    if loader is None:
-        return core.bare_extraction(tree, **options)
-    given = _TreeHandle()
+    with _LOADER_SWAP:
+        loader = getattr(core, "load_html", None)
+        if loader is None:
+            return core.bare_extraction(tree, **options)
+        given = _TreeHandle()
 
-    def load_html(htmlobject: Any, max_size: int | None = None) -> Any:
-        if htmlobject is given:
-            given.loaded = True
-            return tree
-        return loader(htmlobject, max_size)
+        def load_html(htmlobject: Any, max_size: int | None = None) -> Any:
+            if htmlobject is given:
+                given.loaded = True
+                return tree
+            return loader(htmlobject, max_size)
 
-    core.load_html = load_html
-    try:
-        document = core.bare_extraction(given, **options)
-    finally:
-        core.load_html = loader
+        core.load_html = load_html
+        try:
+            document = core.bare_extraction(given, **options)
+        finally:
+            core.load_html = loader
     return document if given.loaded else core.bare_extraction(tree, **options)
+
+
+_LOADER_SWAP = threading.Lock()
 
 
 class _TreeHandle:

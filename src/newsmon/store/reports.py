@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from newsmon.alerts.digest import AlertLine, StoryLine
 from newsmon.store.clusters import cluster_sources, list_clusters
-from newsmon.store.dialect import chunks
+from newsmon.store.dialect import CHUNK, chunks
 from newsmon.store.models import Alert, AlertDelivery, Article, ArticleTopic
 
 
@@ -71,7 +71,8 @@ def story_digest(
             )
         )
     sizes: dict[int, tuple[int, int]] = {}
-    for chunk in chunks(list(new)):
+    # Half a chunk: each id is bound twice below, and a statement binds at most CHUNK values.
+    for chunk in chunks(list(new), CHUNK // 2):
         # `cluster_of IN chunk` spelled so each side has its index (duplicate_of's, the id):
         # the expression itself has none, and each chunk scanned the whole archive.
         in_chunk = sa.or_(

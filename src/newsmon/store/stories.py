@@ -365,8 +365,11 @@ def touched_stories(
             .group_by(article.c.story_id)
         ):
             ranks.append((-int(languages), -int(outlets), -int(articles), int(story_id)))
-    records = []
-    for *_, story_id in sorted(ranks)[:limit]:
+    records: list[dict[str, Any]] = []
+    for *_, story_id in sorted(ranks):
+        if len(records) == limit:
+            break
         rows = connection.execute(_story_rows().where(article.c.story_id == story_id)).all()
-        records.append({**_story_record(rows), "new_articles": new[story_id]})
+        if rows:  # empty: merged into another story by a run storing at the same time
+            records.append({**_story_record(rows), "new_articles": new[story_id]})
     return records
