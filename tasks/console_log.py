@@ -11,8 +11,10 @@ UI and API still get every record whole (the `api` handler is another handler).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -62,3 +64,18 @@ class OneTracebackConsoleHandler(PrefectConsoleHandler):
                 record = copy.copy(record)
                 record.exc_info, record.exc_text = None, None
         super().emit(record)
+
+
+class TemporaryApiShutdownFilter(logging.Filter):
+    """Drops, in Prefect's temporary API process only, the task run recorder's report of a write
+    cancelled by that API's own shutdown: the API stops when newsmon's one-off command exits, after
+    its last line, and the records it was writing die with it. Its 50-line traceback came after
+    the command's summary or error (a second traceback: tests/e2e/test_failed_run.py). A Prefect
+    server (not started with PREFECT__SERVER_EPHEMERAL, Prefect's mark of its temporary API) logs
+    every such error as before."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not os.environ.get("PREFECT__SERVER_EPHEMERAL"):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)

@@ -8,6 +8,7 @@ the heavy objects behind them are created once per process here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import threading
@@ -272,6 +273,22 @@ def close_network() -> None:
         network.close()
     if parser is not None:
         parser.close()
+
+
+def send_pending_events() -> None:
+    """Send what this process's Prefect client still holds (the run's state events and log lines)
+    now, before a command prints its last line. Left to the exit, a run that ended fast still had
+    events queued, and the client's "Still processing items" warning (then, from Prefect's
+    temporary API stopping in the middle of recording them, its traceback) came after the
+    command's own last line (tests/e2e/test_failed_run.py). Bounded: 10 s for each kind."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (EventsWorker, APILogWorker):
+        try:
+            worker.drain_all(timeout=10)
+        except Exception as err:  # bookkeeping for the UI: never a reason to fail the command
+            logging.getLogger(__name__).debug("could not send Prefect's pending events: %s", err)
 
 
 def reset_network() -> None:

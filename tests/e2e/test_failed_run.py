@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import sqlite3
 from io import StringIO
 from pathlib import Path
+
+import pytest
 
 from tests.e2e.test_cli import run
 
@@ -68,3 +71,42 @@ def test_the_run_console_prints_an_error_traceback_once_and_every_other_error() 
     text = out.getvalue()
     assert _tracebacks(text) == 2, text
     assert all(m in text for m in ("task failed", "flow failed", "flow failed again", "another"))
+
+
+def test_the_temporary_api_does_not_print_a_recorder_write_its_shutdown_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In Prefect's temporary API (PREFECT__SERVER_EPHEMERAL) only, and only a cancelled write."""
+    from newsmon.tasks.console_log import TemporaryApiShutdownFilter
+
+    out = StringIO()
+    logger = logging.getLogger("tests.console_log.recorder")
+    logger.propagate, logger.handlers = False, [logging.StreamHandler(out)]
+    logger.filters = [TemporaryApiShutdownFilter()]
+
+    def log(error: BaseException, message: str) -> None:
+        try:
+            raise error
+        except BaseException:
+            logger.error(message, exc_info=True)
+
+    monkeypatch.setenv("PREFECT__SERVER_EPHEMERAL", "1")
+    log(asyncio.CancelledError(), "cancelled on the temporary API")
+    log(OSError("disk full"), "failed on the temporary API")
+    monkeypatch.delenv("PREFECT__SERVER_EPHEMERAL")
+    log(asyncio.CancelledError(), "cancelled on a server")
+    text = out.getvalue()
+    assert "cancelled on the temporary API" not in text
+    assert "failed on the temporary API" in text and "disk full" in text
+    assert "cancelled on a server" in text and _tracebacks(text) == 2
+
+
+def test_the_shipped_logging_config_filters_the_recorder_of_the_temporary_api() -> None:
+    import yaml
+
+    from newsmon.app.commands.preflight import prefect_logging_config
+
+    config = yaml.safe_load(prefect_logging_config().read_text(encoding="utf-8"))
+    recorder = config["loggers"]["prefect.server.services.task_run_recorder"]
+    (name,) = recorder["filters"]
+    assert config["filters"][name]["()"] == "newsmon.tasks.console_log.TemporaryApiShutdownFilter"

@@ -72,7 +72,7 @@ def run_ingest(
     prepare_prefect()
     with spinner("starting Prefect and the ingest flow..."):
         from newsmon.flows.ingest import ingest as ingest_flow
-        from newsmon.tasks.runtime import close_extractors, close_network
+        from newsmon.tasks.runtime import close_extractors, close_network, send_pending_events
 
         try:
             summary: dict[str, Any] = ingest_flow(
@@ -81,10 +81,12 @@ def run_ingest(
         except Exception as err:
             # The run could not finish (e.g. the database went away): what was committed stays,
             # queued entries and pending alerts are picked up by the next run.
+            send_pending_events()
             fail(f"the ingest run failed and will catch up next time: {failure_reason(err)}", 1)
         finally:
             close_extractors()
             close_network()
+        send_pending_events()
     return summary
 
 
